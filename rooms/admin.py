@@ -1,0 +1,65 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from rooms import services
+from rooms.forms import PlatformAccountAdminForm
+from rooms.models import LiveSession, PlatformAccount, Room, Script
+
+
+@admin.register(PlatformAccount)
+class PlatformAccountAdmin(admin.ModelAdmin):
+    form = PlatformAccountAdminForm
+    list_display = ["name", "kind", "base_url", "sandbox", "credentials_shown"]
+    list_filter = ["kind", "sandbox"]
+    readonly_fields = ["callback_url", "credentials_shown"]
+
+    @admin.display(description="Credentials")
+    def credentials_shown(self, account: PlatformAccount) -> str:
+        return ", ".join(
+            f"{name} {value or '(not set)'}" for name, value in account.masked_credentials().items()
+        )
+
+    @admin.display(description="Callback URL to give the vendor")
+    def callback_url(self, account: PlatformAccount) -> str:
+        from django.conf import settings
+
+        return (
+            f"{settings.SITE_URL}{account.callback_path()}"
+            if account.pk
+            else "Shown once the account is saved."
+        )
+
+
+@admin.register(Script)
+class ScriptAdmin(admin.ModelAdmin):
+    list_display = ["name", "anchor_name", "voice_name", "updated_at"]
+    search_fields = ["name", "opening_text"]
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "live_type", "script"]
+    list_filter = ["account", "live_type"]
+    filter_horizontal = ["hosts"]
+    search_fields = ["name"]
+
+
+@admin.register(LiveSession)
+class LiveSessionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "vendor_code", "created_at", "heartbeats_sent", "heartbeat_failures"]
+    list_filter = ["state", "account"]
+    search_fields = ["vendor_session_id", "room__name"]
+    readonly_fields = [field.name for field in LiveSession._meta.fields]
+    actions = ["stop_sessions"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Stop the selected live sessions on the platform")
+    def stop_sessions(self, request: HttpRequest, queryset: QuerySet[LiveSession]) -> None:
+        stopped = 0
+        for session in queryset.open():
+            services.session_stop(session=session)
+            stopped += 1
+        self.message_user(request, f"Asked the platform to stop {stopped} session(s).", messages.SUCCESS)

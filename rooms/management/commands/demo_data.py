@@ -1,0 +1,133 @@
+"""Demo data for a fresh clone: roles, three users, sandbox accounts, a script and one room per
+sandbox platform. Safe to run again: it changes nothing that already exists."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from rooms.models import PlatformAccount, Room, Script
+from rooms.selectors import HOST, PRODUCER, STAFF
+
+LOGINS_FILE = "demo-logins.json"
+SANDBOX_ACCOUNTS_FILE = "sandbox-accounts.json"
+
+OPENING = (
+    "大家好，欢迎来到今天的直播间！Welcome to tonight's show: we have new arrivals, "
+    "a few surprises, and I will answer your questions live. Stay with us."
+)
+
+
+class Command(BaseCommand):
+    help = "Create demo users, sandbox accounts and rooms (idempotent), and print the logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        with transaction.atomic():
+            groups = self._groups()
+            logins = self._users(groups)
+            rooms = self._rooms(logins)
+        self._write_sandbox_accounts()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(rooms)} rooms."))
+        self.stdout.write("Logins:")
+        for name, password in logins.items():
+            self.stdout.write(f"  {name:9} {password}")
+
+    def _groups(self) -> dict[str, Group]:
+        groups = {name: Group.objects.get_or_create(name=name)[0] for name in (HOST, PRODUCER, STAFF)}
+        apps = ["rooms", "takeovers", "materials", "auth"]
+        groups[STAFF].permissions.set(Permission.objects.filter(content_type__app_label__in=apps))
+        return groups
+
+    def _users(self, groups: dict[str, Group]) -> dict[str, str]:
+        path = settings.VAR_DIR / LOGINS_FILE
+        logins: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        for name in (HOST, PRODUCER, STAFF):
+            user = User.objects.filter(username=name).first()
+            if user is None or name not in logins:
+                logins[name] = f"{name}-{secrets.token_urlsafe(6)}"
+                user = user or User(username=name, email=f"{name}@livedeck.local")
+                user.set_password(logins[name])
+            user.is_staff = name == STAFF
+            user.save()
+            user.groups.add(groups[name])
+        path.write_text(json.dumps(logins, indent=2))
+        path.chmod(0o600)
+        return logins
+
+    def _rooms(self, logins: dict[str, str]) -> list[Room]:
+        script, _ = Script.objects.get_or_create(
+            name="Evening show",
+            defaults={
+                "anchor_name": "Nina",
+                "face_feature_id": "0325_nina_s3_beauty",
+                "anchor_package_url": "https://assets.livedeck.local/anchors/0325_nina_s3_beauty.zip",
+                "anchor_x": 10,
+                "anchor_y": 60,
+                "voice_id": "nina",
+                "voice_name": "Nina",
+                "voice_vendor_id": 3,
+                "voice_language": "zh-CN",
+                "voice_volume": 100,
+                "opening_text": OPENING,
+                "background_name": "Studio",
+                "background_url": "https://assets.livedeck.local/backgrounds/studio.png",
+            },
+        )
+        host = User.objects.get(username=HOST)
+        rooms = []
+        for kind, label in PlatformAccount.Kind.choices:
+            account, _ = PlatformAccount.objects.get_or_create(
+                name=f"Sandbox {label.split()[-1]}",
+                defaults={
+                    "kind": kind,
+                    "base_url": settings.SANDBOX_URL,
+                    "sandbox": True,
+                    "credentials": _sandbox_credentials(kind),
+                },
+            )
+            room, _ = Room.objects.get_or_create(
+                name=f"Demo · {label}",
+                defaults={
+                    "account": account,
+                    "script": script,
+                    "description": f"Rehearsal room on the sandbox's {label} platform.",
+                },
+            )
+            room.hosts.add(host)
+            rooms.append(room)
+        return rooms
+
+    def _write_sandbox_accounts(self) -> None:
+        """Tell the sandbox which accounts exist and where their callbacks go, as a vendor's
+        administrator would be told when the account is opened."""
+        accounts = [
+            {
+                **account.credentials,
+                "kind": account.kind,
+                "callbackUrl": f"{settings.SITE_URL}{account.callback_path()}",
+            }
+            for account in PlatformAccount.objects.filter(sandbox=True)
+        ]
+        path: Path = settings.VAR_DIR / SANDBOX_ACCOUNTS_FILE
+        path.write_text(json.dumps(accounts, indent=2))
+        path.chmod(0o600)
+
+
+def _sandbox_credentials(kind: str) -> dict[str, str]:
+    if kind == PlatformAccount.Kind.SOFTSUGAR:
+        return {"token": secrets.token_urlsafe(24)}
+    if kind == PlatformAccount.Kind.GUIJI:
+        return {"app_id": secrets.token_hex(8), "app_secret": secrets.token_urlsafe(24)}
+    return {
+        "project_id": secrets.token_hex(16),
+        "access_key": secrets.token_hex(10),
+        "secret_key": secrets.token_urlsafe(30),
+    }

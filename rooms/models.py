@@ -1,0 +1,266 @@
+"""Platform accounts, rooms, their scripts, and the live sessions they run."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from rooms.fields import EncryptedJSONField, mask
+from rooms.platforms.base import LiveState
+
+
+def _callback_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class PlatformAccount(models.Model):
+    """One account on a vendor platform (or on the sandbox that speaks its protocol)."""
+
+    class Kind(models.TextChoices):
+        SOFTSUGAR = "softsugar", "SenseTime SoftSugar"
+        GUIJI = "guiji", "Guiji live-manager"
+        METASTUDIO = "metastudio", "Huawei Cloud MetaStudio"
+
+    # The credentials each kind needs, by name; the admin form asks for exactly these.
+    CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+        Kind.SOFTSUGAR: ("token",),
+        Kind.GUIJI: ("app_id", "app_secret"),
+        Kind.METASTUDIO: ("project_id", "access_key", "secret_key"),
+    }
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    base_url = models.URLField(help_text="The vendor's service entry point, or the sandbox's URL.")
+    sandbox = models.BooleanField(
+        default=False, help_text="The account lives on LiveDeck's sandbox platform, not a vendor."
+    )
+    credentials = EncryptedJSONField(blank=True, default=dict, editable=False)
+    callback_key = models.CharField(max_length=64, unique=True, default=_callback_key, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()}{', sandbox' if self.sandbox else ''})"
+
+    def credential(self, name: str) -> str:
+        return str(self.credentials.get(name, ""))
+
+    def masked_credentials(self) -> dict[str, str]:
+        return {name: mask(self.credential(name)) for name in self.CREDENTIAL_FIELDS[self.kind]}
+
+    def callback_path(self) -> str:
+        return reverse("callback", kwargs={"kind": self.kind, "key": self.callback_key})
+
+
+class Script(models.Model):
+    """What the avatar looks like, sounds like and says when a live opens.
+
+    One scene for now: the anchor, the voice, the opening text and one background.
+    Ranges are the vendor's (softsugar-interactive-live-api.txt, live script JSON).
+    """
+
+    class BackgroundType(models.IntegerChoices):
+        IMAGE = 0, "Image"
+        VIDEO = 1, "Video"
+
+    name = models.CharField(max_length=100)
+    # Anchor (digital_role)
+    anchor_name = models.CharField(max_length=100, blank=True)
+    face_feature_id = models.CharField("face feature id", max_length=200)
+    anchor_package_url = models.URLField("anchor package URL", max_length=500)
+    anchor_x = models.IntegerField(default=0)
+    anchor_y = models.IntegerField(default=0)
+    anchor_scale = models.FloatField(default=1.0, validators=[MinValueValidator(0.1), MaxValueValidator(5.0)])
+    # Voice (tts_config)
+    voice_id = models.CharField("TTS speaker id", max_length=200)
+    voice_name = models.CharField("TTS speaker name", max_length=100)
+    voice_vendor_id = models.PositiveIntegerField("TTS vendor id", default=3)
+    voice_language = models.CharField(max_length=20, default="zh-CN")
+    voice_pitch = models.FloatField(
+        "pitch", default=0.0, validators=[MinValueValidator(-60), MaxValueValidator(60)]
+    )
+    voice_speed = models.FloatField(
+        "speed ratio",
+        default=1.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(2)],
+        help_text="Higher is slower (0.5 to 2).",
+    )
+    voice_volume = models.PositiveIntegerField(
+        "volume", default=100, validators=[MinValueValidator(1), MaxValueValidator(400)]
+    )
+    # Opening text (tts_query)
+    opening_text = models.TextField(
+        validators=[MinLengthValidator(10)], help_text="What the avatar says; at least 10 characters."
+    )
+    opening_ssml = models.BooleanField("opening text is SSML", default=False)
+    # One background
+    background_name = models.CharField(max_length=100, blank=True, default="Background")
+    background_type = models.IntegerField(choices=BackgroundType.choices, default=BackgroundType.IMAGE)
+    background_url = models.URLField("background URL", max_length=500, blank=True)
+    background_loop = models.BooleanField("loop a video background", default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Room(models.Model):
+    """A live room: which account it runs on, what script it plays, and who may operate it."""
+
+    class LiveType(models.TextChoices):
+        LIVE = "live", "Live"
+        INTERACTIVE = "interactive", "Interactive"
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="rooms")
+    live_type = models.CharField(max_length=20, choices=LiveType.choices, default=LiveType.LIVE)
+    script = models.ForeignKey(Script, on_delete=models.PROTECT, related_name="rooms")
+    # Video settings: the vendor allows 10x10 up to 1080p, and a bitrate above 0 up to 7 Mbps.
+    resolution_width = models.PositiveIntegerField(
+        default=1080, validators=[MinValueValidator(10), MaxValueValidator(1920)]
+    )
+    resolution_height = models.PositiveIntegerField(
+        default=1920, validators=[MinValueValidator(10), MaxValueValidator(1920)]
+    )
+    bitrate = models.FloatField(
+        "bitrate (Mbps)", default=3.5, validators=[MinValueValidator(0.1), MaxValueValidator(7)]
+    )
+    # The customer's own Agora app (urtcUseExternalApp and its fields).
+    external_rtc = models.BooleanField("use our own Agora app", default=False)
+    rtc_app_id = models.CharField("Agora app id", max_length=100, blank=True)
+    rtc_token = models.CharField("Agora token", max_length=500, blank=True)
+    rtc_uid = models.CharField("Agora uid", max_length=10, blank=True)
+    rtc_channel_id = models.CharField("Agora channel id", max_length=64, blank=True)
+    hosts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="rooms", help_text="Hosts who may run this room."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("room-console", kwargs={"pk": self.pk})
+
+    @property
+    def group_name(self) -> str:
+        return f"room.{self.pk}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.resolution_width * self.resolution_height > 1920 * 1080:
+            errors["resolution_height"] = "The vendor streams at most 1080p (1080 x 1920 or 1920 x 1080)."
+        if self.external_rtc:
+            for name in ("rtc_app_id", "rtc_token", "rtc_uid", "rtc_channel_id"):
+                if not getattr(self, name):
+                    errors[name] = "Required when the room uses your own Agora app."
+            if self.rtc_uid and (not self.rtc_uid.isdigit() or int(self.rtc_uid) > 2**32 - 1):
+                errors["rtc_uid"] = "The Agora uid is a number no larger than 4294967295."
+        if errors:
+            raise ValidationError(errors)
+
+
+class LiveSessionQuerySet(models.QuerySet["LiveSession"]):
+    def open(self) -> LiveSessionQuerySet:
+        return self.filter(state__in=OPEN_STATES)
+
+
+OPEN_STATES = [s.value for s in LiveState if s.is_open]
+# A state may only move forward along this order; terminal states never change.
+STATE_RANK = {
+    LiveState.CREATING: 0,
+    LiveState.READY: 1,
+    LiveState.LIVE: 2,
+    LiveState.ENDED: 3,
+    LiveState.DROPPED: 3,
+    LiveState.FAILED: 3,
+    LiveState.NO_CAPACITY: 3,
+}
+
+
+class LiveSession(models.Model):
+    """One run of a room on its platform, from creation (when billing starts) to its end."""
+
+    room = models.ForeignKey(Room, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions")
+    # Kept apart from the room so a session whose room was deleted can still be closed.
+    account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="sessions")
+    vendor_session_id = models.CharField(max_length=200, blank=True, db_index=True)
+    session_token = models.CharField(max_length=500, blank=True)
+    state = models.CharField(
+        max_length=20, choices=[(s.value, s.name.replace("_", " ").title()) for s in LiveState]
+    )
+    vendor_code = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(
+        max_length=500, blank=True, help_text="Why the session ended, failed or dropped."
+    )
+    last_error = models.CharField(
+        max_length=500, blank=True, help_text="The last action that failed, in words."
+    )
+    stop_requested = models.BooleanField(default=False)
+    auto_start = models.BooleanField(default=True, help_text="Go live as soon as the stream is ready.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rtc_app_id = models.CharField(max_length=100, blank=True)
+    rtc_channel_id = models.CharField(max_length=64, blank=True)
+    rtc_uid = models.CharField(max_length=20, blank=True)
+    rtc_token = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    live_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_ok = models.BooleanField(default=True)
+    last_heartbeat_error = models.CharField(max_length=500, blank=True)
+    heartbeat_failures = models.PositiveIntegerField(default=0, help_text="Consecutive failed heartbeats.")
+    heartbeats_sent = models.PositiveIntegerField(default=0)
+    next_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = LiveSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.room or 'deleted room'} · {self.vendor_session_id or 'opening'} · {self.state}"
+
+    @property
+    def live_state(self) -> LiveState:
+        return LiveState(self.state)
+
+    @property
+    def is_open(self) -> bool:
+        return self.live_state.is_open
+
+    @property
+    def at_risk(self) -> bool:
+        return self.is_open and self.heartbeat_failures >= settings.HEARTBEAT_RISK_AFTER
+
+    def user_data(self) -> str:
+        """What LiveDeck sends as the vendor's userData, so callbacks can be matched to this row."""
+        return f"livedeck-session-{self.pk}"
+
+    def rtc(self) -> dict[str, Any]:
+        return {
+            "app_id": self.rtc_app_id,
+            "channel_id": self.rtc_channel_id,
+            "uid": self.rtc_uid,
+            "token": mask(self.rtc_token),
+        }

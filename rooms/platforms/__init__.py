@@ -1,0 +1,54 @@
+"""Drivers for the vendor platforms, picked by the platform account's kind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
+from rooms.platforms.base import Driver, PlatformError
+
+if TYPE_CHECKING:
+    from rooms.models import PlatformAccount
+
+T = TypeVar("T")
+
+
+def driver_class(kind: str) -> type[Driver]:
+    """The driver for an account kind; raises PlatformError for a kind not built yet."""
+    from rooms.platforms.softsugar import SoftSugarDriver
+
+    drivers: dict[str, type[Driver]] = {SoftSugarDriver.kind: SoftSugarDriver}
+    try:
+        return drivers[kind]
+    except KeyError:
+        raise PlatformError(f"LiveDeck has no driver for {kind} accounts yet", permanent=True) from None
+
+
+def new_client(*, max_connections: int = 20) -> httpx.AsyncClient:
+    """An HTTP client with LiveDeck's timeouts; one per event loop, shared by drivers."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.VENDOR_TIMEOUT, connect=settings.VENDOR_CONNECT_TIMEOUT),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+    )
+
+
+@asynccontextmanager
+async def connect(account: PlatformAccount) -> AsyncIterator[Driver]:
+    """A driver for `account` with its own client, closed on exit."""
+    async with new_client() as client:
+        yield driver_class(account.kind)(account, client)
+
+
+def call(account: PlatformAccount, fn: Callable[[Driver], Awaitable[T]]) -> T:
+    """Run one driver call from synchronous code (views, tasks)."""
+
+    async def run() -> T:
+        async with connect(account) as driver:
+            return await fn(driver)
+
+    return async_to_sync(run)()

@@ -1,0 +1,197 @@
+"""The one interface every vendor driver implements, and the shapes it speaks in.
+
+Views, consumers and tasks talk to a `Driver`, never to httpx or MQTT. A driver is
+picked by the platform account's kind (see `rooms.platforms.driver_for`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import httpx
+
+if TYPE_CHECKING:
+    from rooms.models import LiveSession, PlatformAccount, Room
+
+
+class LiveState(enum.StrEnum):
+    """One state model for every vendor; the vendor's own code is kept beside it."""
+
+    CREATING = "creating"
+    READY = "ready"
+    LIVE = "live"
+    ENDED = "ended"
+    DROPPED = "dropped"
+    FAILED = "failed"
+    NO_CAPACITY = "no_capacity"
+
+    @property
+    def is_open(self) -> bool:
+        """True while the vendor may still be billing for the session."""
+        return self in (LiveState.CREATING, LiveState.READY, LiveState.LIVE)
+
+
+class Capability(enum.StrEnum):
+    """What a driver can do; the console shows a control only when its capability is here."""
+
+    SEPARATE_START = "separate_start"  # open_session and start are two calls
+    HEARTBEAT = "heartbeat"  # the vendor closes sessions whose heartbeat stops
+    RTC = "rtc"  # the session streams over RTC and reports its app/channel/uid/token
+    AUDIENCE_TOKEN = "audience_token"  # an RTC token for viewers can be requested
+    RUNNING_LIST = "running_list"  # open sessions can be listed (orphan detection)
+    HISTORY = "history"  # closed sessions can be listed
+    PREVIEW = "preview"  # a program monitor of what the avatar does (sandbox only)
+
+
+@dataclass(frozen=True)
+class RtcInfo:
+    app_id: str
+    channel_id: str
+    uid: str
+    token: str
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """The state a vendor reports for one session, mapped onto `LiveState`."""
+
+    state: LiveState
+    vendor_code: str
+    reason: str = ""
+    rtc: RtcInfo | None = None
+    session_token: str = ""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What opening a session returns: the vendor's ids and the first status."""
+
+    vendor_session_id: str
+    session_token: str
+    status: LiveStatus
+
+
+@dataclass(frozen=True)
+class RunningSession:
+    vendor_session_id: str
+    status: LiveStatus
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    vendor_session_id: str
+    status: LiveStatus
+    started: str
+    ended: str
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[HistoryEntry]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the avatar is doing now, as a program monitor shows it."""
+
+    state: str
+    anchor: str = ""
+    background: str = ""
+    background_url: str = ""
+    subtitle: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class PlatformError(Exception):
+    """A vendor call that failed. Transient errors are retried by tasks; permanent ones are
+    shown to the host as they are."""
+
+    def __init__(self, message: str, *, permanent: bool = False, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.code})" if self.code else self.message
+
+
+class Driver:
+    """A vendor platform, as LiveDeck uses it. One instance per account and event loop.
+
+    Methods are coroutines so that one worker can keep thousands of sessions alive
+    concurrently. They take model instances whose related rows are already loaded.
+    """
+
+    kind: ClassVar[str]
+    base_capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, account: PlatformAccount, client: httpx.AsyncClient) -> None:
+        self.account = account
+        self.client = client
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The vendor's capabilities, plus the program monitor when the account is a sandbox."""
+        if self.account.sandbox:
+            return self.base_capabilities | {Capability.PREVIEW}
+        return self.base_capabilities
+
+    async def open_session(self, room: Room, session: LiveSession) -> SessionInfo:
+        """Create the vendor's live instance for `room`; it may come back CREATING."""
+        raise NotImplementedError
+
+    async def start(self, session: LiveSession) -> None:
+        """Begin streaming, where the vendor separates it from creation."""
+        raise NotImplementedError
+
+    async def heartbeat(self, session: LiveSession) -> LiveStatus | None:
+        """Keep the session alive. Returns the state when the vendor's answer carries one,
+        None when it only acknowledges; raises PlatformError when the vendor refuses."""
+        raise NotImplementedError
+
+    async def status(self, session: LiveSession) -> LiveStatus:
+        """Ask the vendor for the session's state."""
+        raise NotImplementedError
+
+    async def close(self, session: LiveSession) -> None:
+        """End the session and release the vendor's resources."""
+        raise NotImplementedError
+
+    async def running(self) -> list[RunningSession]:
+        """Every session the vendor still has open for this account."""
+        raise NotImplementedError
+
+    async def history(self, *, page: int = 1, page_size: int = 10) -> HistoryPage:
+        """Closed sessions, newest first."""
+        raise NotImplementedError
+
+    async def audience_token(self, session: LiveSession) -> str:
+        """An RTC token for a viewer of the session's channel."""
+        raise NotImplementedError
+
+    async def preview(self, session: LiveSession) -> Preview:
+        """What the avatar is showing and saying now (sandbox only)."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse_callback(cls, body: bytes) -> CallbackEvent:
+        """Turn a vendor callback body into a typed event; raises PlatformError if malformed."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CallbackEvent:
+    """A vendor callback about one session, already validated."""
+
+    vendor_session_id: str
+    status: LiveStatus | None
+    user_data: str = ""
+    command_trace_id: str = ""
+    command_code: str = ""
+    detail: str = ""

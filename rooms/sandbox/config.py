@@ -1,0 +1,35 @@
+"""Run-time knobs of the emulated vendors, changed by tests through ``PUT /_sandbox/config``.
+
+Defaults follow the vendor documents where they give a number (preparation threshold of 10 s) and
+the project's brief elsewhere; tests shrink the delays so a whole suite runs in seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SandboxConfig(BaseModel):
+    """Timings and capacities shared by the emulated platforms."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    create_delay: float = Field(2.0, ge=0, description="seconds a SoftSugar session stays in 32 before 35")
+    heartbeat_threshold: float = Field(180.0, gt=0, description="seconds without heartbeat before 50")
+    capacity: int = Field(1000, ge=0, description="open sessions the whole platform holds (else status 97)")
+    prepare_delay: float = Field(0.0, ge=0, description="seconds every queued takeover takes to prepare")
+    prepare_threshold: float = Field(10.0, ge=0, description="preparation longer than this answers 33")
+    speech_seconds_per_char: float = Field(0.2, gt=0, description="speaking time per character")
+    min_sentence_seconds: float = Field(1.0, ge=0, description="shortest time a sentence is spoken")
+    default_audio_seconds: float = Field(5.0, gt=0, description="audio length when the URL has no #duration")
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update atomically: validate the merged result before touching anything."""
+        merged = type(self).model_validate({**self.model_dump(), **changes})
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(merged, name))
+
+    def restore_defaults(self) -> None:
+        self.update(type(self)().model_dump())

@@ -1,0 +1,471 @@
+"""What LiveDeck does with rooms and their live sessions.
+
+Views, consumers, callbacks and tasks call these functions and nothing deeper. Vendor calls
+go through a driver (`rooms.platforms`); every change to a room ends in one `room_broadcast`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.celery import app as celery_app
+from rooms import fragments
+from rooms.models import OPEN_STATES, STATE_RANK, LiveSession, PlatformAccount, Room
+from rooms.platforms import call, driver_class, new_client
+from rooms.platforms.base import Capability, Driver, LiveState, LiveStatus, PlatformError
+from rooms.selectors import sessions_latest_by_room
+
+log = logging.getLogger(__name__)
+
+
+class ActionRefused(Exception):
+    """A host's request that cannot be done now; the message says why, in words."""
+
+
+def _enqueue(task: str, *args: Any, countdown: float = 0) -> None:
+    """Queue a task once the current transaction commits, so it sees what was just written."""
+    transaction.on_commit(
+        lambda: celery_app.send_task(f"rooms.tasks.{task}", args=args, countdown=countdown or None)
+    )
+
+
+def _load(session_id: int) -> LiveSession:
+    return LiveSession.objects.select_related("account", "room__script").get(pk=session_id)
+
+
+# Opening, starting and closing ---------------------------------------------------------
+
+
+def session_open(*, room: Room, user: Any, auto_start: bool = True) -> LiveSession:
+    """Open a new live session for `room`; the vendor is asked in a task."""
+    with transaction.atomic():
+        Room.objects.select_for_update().filter(pk=room.pk).first()
+        if LiveSession.objects.filter(room=room).open().exists():
+            raise ActionRefused("This room already has a live session open.")
+        session = LiveSession.objects.create(
+            room=room, account=room.account, state=LiveState.CREATING, auto_start=auto_start, started_by=user
+        )
+        _enqueue("session_create", session.pk)
+    room_broadcast(room_id=room.pk)
+    return session
+
+
+def session_create(*, session_id: int) -> None:
+    """Create the vendor's live instance for a session LiveDeck opened.
+
+    Not retried: a create that timed out may still have created (and be billing) a session
+    on the vendor, so it is marked failed and left for the orphan scan to find.
+    """
+    session = _load(session_id)
+    if session.vendor_session_id or not session.is_open:
+        return
+    if session.room is None:
+        session_fail(session_id=session_id, reason="The room was deleted before the live opened.")
+        return
+    room = session.room
+    try:
+        info = call(session.account, lambda driver: driver.open_session(room, session))
+    except PlatformError as exc:
+        reason = f"The platform did not open the live: {exc}"
+        if not exc.permanent:
+            reason += ". If it opened after all, it is listed under Orphans."
+        session_fail(session_id=session_id, reason=reason)
+        return
+    next_heartbeat = _next_heartbeat(timezone.now())
+    LiveSession.objects.filter(pk=session_id).update(
+        vendor_session_id=info.vendor_session_id,
+        session_token=info.session_token,
+        next_heartbeat_at=next_heartbeat,
+    )
+    session.vendor_session_id = info.vendor_session_id
+    session.session_token = info.session_token
+    session.next_heartbeat_at = next_heartbeat
+    session_apply_status(session=session, status=info.status)
+    session.refresh_from_db()
+    if session.stop_requested and session.is_open:
+        _enqueue("session_close", session.pk)
+    elif session.live_state is LiveState.CREATING:
+        _enqueue("session_poll", session.pk, 1, countdown=settings.STATUS_POLL_SECONDS)
+
+
+def session_poll(*, session_id: int, attempt: int) -> None:
+    """Follow a session that is still being created, in case the vendor's callback never comes."""
+    session = _load(session_id)
+    if session.live_state is not LiveState.CREATING or not session.vendor_session_id:
+        return
+    try:
+        status = call(session.account, lambda driver: driver.status(session))
+    except PlatformError as exc:
+        log.warning("status poll of session %s failed: %s", session_id, exc)
+    else:
+        session_apply_status(session=session, status=status)
+        session.refresh_from_db()
+    if session.live_state is LiveState.CREATING:
+        if attempt >= settings.STATUS_POLL_LIMIT:
+            session_fail(session_id=session_id, reason="The platform never finished creating the stream.")
+        else:
+            _enqueue("session_poll", session_id, attempt + 1, countdown=settings.STATUS_POLL_SECONDS)
+
+
+def session_start(*, session_id: int) -> None:
+    """Start streaming a READY session. Raises PlatformError when worth retrying."""
+    session = _load(session_id)
+    if session.live_state is not LiveState.READY or session.stop_requested:
+        return
+    try:
+        call(session.account, lambda driver: driver.start(session))
+    except PlatformError as exc:
+        if not exc.permanent:
+            raise
+        # A start that succeeded but whose answer was lost is refused the second time:
+        # the vendor's own status says whether we are live after all.
+        status = call(session.account, lambda driver: driver.status(session))
+        if not session_apply_status(session=session, status=status) or status.state is not LiveState.LIVE:
+            session_note_error(session_id=session_id, message=f"Could not go live: {exc}")
+        return
+    session_apply_status(session=session, status=LiveStatus(state=LiveState.LIVE, vendor_code="2"))
+
+
+def session_go_live(*, session: LiveSession) -> None:
+    """A host asks a warmed-up (READY) session to start streaming."""
+    if session.live_state is not LiveState.READY:
+        raise ActionRefused("Only a ready stream can go live.")
+    LiveSession.objects.filter(pk=session.pk).update(last_error="")
+    _enqueue("session_start", session.pk)
+
+
+def session_stop(*, session: LiveSession) -> None:
+    """A host asks to stop a live: the vendor is told in a task."""
+    if not session.is_open:
+        raise ActionRefused("This live has already ended.")
+    with transaction.atomic():
+        LiveSession.objects.filter(pk=session.pk).update(stop_requested=True, last_error="")
+        if session.vendor_session_id:
+            _enqueue("session_close", session.pk)
+        # else: the create task closes it as soon as the vendor has answered.
+    if session.room_id:
+        room_broadcast(room_id=session.room_id)
+
+
+def session_close(*, session_id: int) -> None:
+    """Close the session on the vendor. Raises PlatformError when worth retrying."""
+    session = _load(session_id)
+    if not session.is_open or not session.vendor_session_id:
+        return
+    try:
+        call(session.account, lambda driver: driver.close(session))
+    except PlatformError as exc:
+        if not exc.permanent:
+            raise
+        # Refused: most likely the vendor had already closed it. Take its word for the state.
+        try:
+            status = call(session.account, lambda driver: driver.status(session))
+        except PlatformError:
+            status = LiveStatus(
+                state=LiveState.ENDED, vendor_code="", reason=f"Closed; the vendor said: {exc}"
+            )
+        if not status.state.is_open:
+            session_apply_status(session=session, status=status)
+            return
+        session_note_error(session_id=session_id, message=f"Could not stop the live: {exc}")
+        return
+    session_apply_status(
+        session=session,
+        status=LiveStatus(state=LiveState.ENDED, vendor_code="5", reason="Stopped from LiveDeck."),
+    )
+
+
+def session_fail(*, session_id: int, reason: str) -> None:
+    """Mark a session failed before or while it opened."""
+    session = _load(session_id)
+    session_apply_status(
+        session=session, status=LiveStatus(state=LiveState.FAILED, vendor_code="", reason=reason)
+    )
+
+
+def session_note_error(*, session_id: int, message: str) -> None:
+    """Show the host an action that failed, without changing the session's state."""
+    LiveSession.objects.filter(pk=session_id).update(last_error=message[:500])
+    room_id = LiveSession.objects.filter(pk=session_id).values_list("room_id", flat=True).first()
+    if room_id:
+        room_broadcast(room_id=room_id)
+
+
+def session_apply_status(
+    *, session: LiveSession, status: LiveStatus, broadcast: bool = True, now: Any = None
+) -> bool:
+    """Record a state the vendor reported. States only move forward, so a repeated or late
+    report changes nothing; returns whether anything changed."""
+    now = now or timezone.now()
+    current = session.live_state
+    changes: dict[str, Any] = {}
+    if STATE_RANK[status.state] > STATE_RANK[current]:
+        changes.update(state=status.state.value, vendor_code=status.vendor_code, reason=status.reason)
+        stamp = {LiveState.READY: "ready_at", LiveState.LIVE: "live_at"}.get(status.state, "ended_at")
+        changes[stamp] = now
+        if status.state is LiveState.LIVE and session.ready_at is None:
+            changes["ready_at"] = now
+        if not status.state.is_open:
+            changes["next_heartbeat_at"] = None
+    if status.rtc and status.rtc.channel_id and not session.rtc_channel_id:
+        changes.update(
+            rtc_app_id=status.rtc.app_id,
+            rtc_channel_id=status.rtc.channel_id,
+            rtc_uid=status.rtc.uid,
+            rtc_token=status.rtc.token,
+        )
+    if status.session_token and not session.session_token:
+        changes["session_token"] = status.session_token
+    if not changes:
+        return False
+    # Compare-and-set on the state, so two reports racing cannot move it backwards.
+    updated = LiveSession.objects.filter(pk=session.pk, state=current.value).update(**changes)
+    if not updated:
+        session.refresh_from_db()
+        return session_apply_status(session=session, status=status, broadcast=broadcast, now=now)
+    for name, value in changes.items():
+        setattr(session, name, value)
+    if changes.get("state") == LiveState.READY and session.auto_start and not session.stop_requested:
+        _enqueue("session_start", session.pk)
+    if broadcast and session.room_id:
+        room_broadcast(room_id=session.room_id)
+    return True
+
+
+# Callbacks ------------------------------------------------------------------------------
+
+
+def callback_receive(*, account: PlatformAccount, body: bytes) -> bool:
+    """Apply a vendor's status callback. Idempotent; returns whether it changed anything.
+    Raises PlatformError when the body is not a callback of the account's vendor."""
+    event = driver_class(account.kind).parse_callback(body)
+    session = LiveSession.objects.filter(account=account, vendor_session_id=event.vendor_session_id).first()
+    if session is None and event.user_data.startswith("livedeck-session-"):
+        # The callback can overtake the create call's answer: userData names our row.
+        pk = event.user_data.removeprefix("livedeck-session-")
+        session = LiveSession.objects.filter(account=account, pk=int(pk) if pk.isdigit() else 0).first()
+        if session and not session.vendor_session_id:
+            LiveSession.objects.filter(pk=session.pk).update(vendor_session_id=event.vendor_session_id)
+            session.vendor_session_id = event.vendor_session_id
+    if session is None:
+        log.info("callback for unknown session %s on %s", event.vendor_session_id, account)
+        return False
+    if event.status is None:
+        return False  # takeover progress: handled with takeovers
+    return session_apply_status(session=session, status=event.status)
+
+
+# Heartbeats -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeartbeatReport:
+    sent: int
+    failed: int
+    closed: int
+    seconds: float
+
+
+@dataclass
+class _Outcome:
+    session: LiveSession
+    error: PlatformError | None = None
+    status: LiveStatus | None = None
+
+
+def _next_heartbeat(now: Any) -> Any:
+    # Due a little early, never late: the beat's scan period and the jitter come off the
+    # interval, so the gap the vendor sees never exceeds the interval.
+    early = settings.HEARTBEAT_SCAN_SECONDS + random.uniform(0, settings.HEARTBEAT_JITTER)
+    return now + timedelta(seconds=max(settings.HEARTBEAT_INTERVAL - early, 1.0))
+
+
+def _retry_after(failures: int) -> timedelta:
+    return timedelta(seconds=min(2.0 * 2 ** (failures - 1), settings.HEARTBEAT_INTERVAL / 4))
+
+
+def heartbeats_send_due(*, limit: int | None = None) -> HeartbeatReport:
+    """Send a heartbeat to every open session that is due one, concurrently, in one batch."""
+    started = time.monotonic()
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            LiveSession.objects.select_for_update(skip_locked=True)
+            .select_related("account")
+            .filter(state__in=OPEN_STATES, next_heartbeat_at__lte=now)
+            .exclude(vendor_session_id="")
+            .order_by("next_heartbeat_at")[: limit or settings.HEARTBEAT_BATCH]
+        )
+        # Claim them, so a second beat running alongside does not send them again.
+        for session in due:
+            session.next_heartbeat_at = _next_heartbeat(now)
+        LiveSession.objects.bulk_update(due, ["next_heartbeat_at"], batch_size=500)
+    if not due:
+        return HeartbeatReport(0, 0, 0, time.monotonic() - started)
+    outcomes = async_to_sync(_send_heartbeats)(due)
+    closed = _record_heartbeats(outcomes)
+    failed = sum(1 for outcome in outcomes if outcome.error)
+    return HeartbeatReport(len(outcomes), failed, closed, time.monotonic() - started)
+
+
+async def _send_heartbeats(sessions: list[LiveSession]) -> list[_Outcome]:
+    limit = asyncio.Semaphore(settings.HEARTBEAT_CONCURRENCY)
+    async with new_client(max_connections=settings.HEARTBEAT_CONCURRENCY) as client:
+        drivers: dict[int, Driver] = {}
+        for session in sessions:
+            if session.account_id not in drivers:
+                drivers[session.account_id] = driver_class(session.account.kind)(session.account, client)
+
+        async def beat(session: LiveSession) -> _Outcome:
+            driver = drivers[session.account_id]
+            async with limit:
+                try:
+                    return _Outcome(session, status=await driver.heartbeat(session))
+                except PlatformError as exc:
+                    if not exc.permanent:
+                        return _Outcome(session, error=exc)
+                    # Refused outright: the vendor probably closed the session. Ask why.
+                    try:
+                        return _Outcome(session, error=exc, status=await driver.status(session))
+                    except PlatformError:
+                        return _Outcome(session, error=exc)
+
+        return list(await asyncio.gather(*(beat(session) for session in sessions)))
+
+
+def _record_heartbeats(outcomes: list[_Outcome]) -> int:
+    now = timezone.now()
+    rooms: set[int] = set()
+    closed = 0
+    for outcome in outcomes:
+        session = outcome.session
+        session.last_heartbeat_at = now
+        if outcome.error is None:
+            session.heartbeats_sent += 1
+            session.heartbeat_failures = 0
+            session.last_heartbeat_ok = True
+            session.last_heartbeat_error = ""
+        else:
+            session.heartbeat_failures += 1
+            session.last_heartbeat_ok = False
+            session.last_heartbeat_error = str(outcome.error)[:500]
+            session.next_heartbeat_at = now + _retry_after(session.heartbeat_failures)
+        if session.room_id:
+            rooms.add(session.room_id)
+    LiveSession.objects.bulk_update(
+        [outcome.session for outcome in outcomes],
+        [
+            "last_heartbeat_at",
+            "heartbeats_sent",
+            "heartbeat_failures",
+            "last_heartbeat_ok",
+            "last_heartbeat_error",
+            "next_heartbeat_at",
+        ],
+        batch_size=500,
+    )
+    for outcome in outcomes:
+        if outcome.status and session_apply_status(
+            session=outcome.session, status=outcome.status, broadcast=False
+        ):
+            closed += not outcome.session.is_open
+    rooms_broadcast(room_ids=sorted(rooms))
+    return closed
+
+
+# Orphans --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Orphan:
+    account: PlatformAccount
+    vendor_session_id: str
+    vendor_state: LiveState
+    why: str
+
+
+def orphans_find(*, accounts: list[PlatformAccount]) -> tuple[list[Orphan], list[str]]:
+    """Sessions the vendor still runs (and bills) that no LiveDeck room is running.
+    Returns them and, per account that could not be asked, why."""
+    orphans: list[Orphan] = []
+    problems: list[str] = []
+    for account in accounts:
+        try:
+            if Capability.RUNNING_LIST not in driver_class(account.kind).base_capabilities:
+                continue
+            running = call(account, lambda driver: driver.running())
+        except PlatformError as exc:
+            problems.append(f"{account.name}: {exc}")
+            continue
+        known = {
+            s.vendor_session_id: s
+            for s in LiveSession.objects.filter(
+                account=account, vendor_session_id__in=[r.vendor_session_id for r in running]
+            )
+        }
+        for entry in running:
+            session = known.get(entry.vendor_session_id)
+            if session is None:
+                why = "LiveDeck has no record of it (opened elsewhere, or before a restart)."
+            elif session.room_id is None:
+                why = "Its room was deleted while it was open."
+            elif not session.is_open:
+                why = f"LiveDeck marked it {session.get_state_display().lower()}, but it is still running."
+            else:
+                continue
+            orphans.append(Orphan(account, entry.vendor_session_id, entry.status.state, why))
+    return orphans, problems
+
+
+def orphan_close(*, account: PlatformAccount, vendor_session_id: str) -> None:
+    """Close a session the vendor runs for no room, so it stops billing."""
+    session = LiveSession.objects.filter(account=account, vendor_session_id=vendor_session_id).first()
+    target = session or LiveSession(
+        account=account, vendor_session_id=vendor_session_id, state=LiveState.LIVE
+    )
+    call(account, lambda driver: driver.close(target))
+    if session and session.is_open:
+        session_apply_status(
+            session=session,
+            status=LiveStatus(state=LiveState.ENDED, vendor_code="5", reason="Closed as an orphan."),
+        )
+
+
+# Real time ------------------------------------------------------------------------------
+
+
+def room_broadcast(*, room_id: int) -> None:
+    """Push the room's live state to every console open on it."""
+    rooms_broadcast(room_ids=[room_id])
+
+
+def rooms_broadcast(*, room_ids: list[int]) -> None:
+    """Push each room's live state to its consoles: rendered once per room, sent in one loop."""
+    if not room_ids:
+        return
+    rooms = Room.objects.select_related("account").in_bulk(room_ids)
+    sessions = sessions_latest_by_room(list(rooms.values()))
+    messages = {
+        room.group_name: fragments.room_live_html(room, sessions.get(pk)) for pk, room in rooms.items()
+    }
+    async_to_sync(_group_send_all)(messages)
+
+
+async def _group_send_all(messages: dict[str, str]) -> None:
+    layer = get_channel_layer()
+    assert layer is not None
+    await asyncio.gather(
+        *(layer.group_send(group, {"type": "room.state", "html": html}) for group, html in messages.items())
+    )

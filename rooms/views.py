@@ -1,0 +1,208 @@
+"""Pages and HTMX fragments for rooms, scripts and orphans; the vendor callback endpoint."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from rooms import fragments, services
+from rooms.forms import RoomForm, ScriptForm
+from rooms.models import LiveSession, PlatformAccount, Room, Script
+from rooms.platforms import call
+from rooms.platforms.base import Capability, PlatformError
+from rooms.selectors import (
+    can_operate,
+    is_producer,
+    is_staff,
+    room_current_session,
+    rooms_operable_by,
+    rooms_visible_to,
+    sessions_latest_by_room,
+)
+
+log = logging.getLogger(__name__)
+
+# A callback body larger than this is not a vendor status report.
+CALLBACK_MAX_BYTES = 64 * 1024
+
+
+def _refused(message: str, status: int = 409) -> HttpResponse:
+    """An action the host cannot do now: the console shows the message as a toast."""
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _operable_room(request: HttpRequest, pk: int) -> Room:
+    room = get_object_or_404(Room.objects.select_related("account", "script"), pk=pk)
+    if not can_operate(request.user, room):
+        raise Http404("No room you run has that number.")
+    return room
+
+
+@login_required
+def room_list(request: HttpRequest) -> HttpResponse:
+    rooms = list(rooms_visible_to(request.user))
+    operable = set(rooms_operable_by(request.user).values_list("pk", flat=True))
+    latest = sessions_latest_by_room(rooms)
+    context = {
+        "rows": [(room, latest.get(room.pk), room.pk in operable) for room in rooms],
+        "can_edit": is_producer(request.user),
+        "show_orphans": bool(operable) or is_staff(request.user),
+    }
+    template = "rooms/list.html#rooms" if request.htmx else "rooms/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def room_console(request: HttpRequest, pk: int) -> HttpResponse:
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    history = LiveSession.objects.filter(room=room).order_by("-created_at")[:8]
+    context = {
+        **fragments.live_context(room, session),
+        "history": history,
+        "can_edit": is_producer(request.user),
+    }
+    return render(request, "rooms/console.html", context)
+
+
+@login_required
+@require_POST
+def room_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    try:
+        if action in ("start", "warm_up"):
+            session = services.session_open(room=room, user=request.user, auto_start=action == "start")
+        elif action in ("go_live", "stop") and session is not None:
+            if action == "go_live":
+                services.session_go_live(session=session)
+            else:
+                services.session_stop(session=session)
+            session.refresh_from_db()
+        else:
+            return _refused("There is no live to do that to.")
+    except services.ActionRefused as exc:
+        return _refused(str(exc))
+    return HttpResponse(fragments.room_live_html(room, session))
+
+
+@login_required
+@require_GET
+def room_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    preview, problem = None, ""
+    if session and session.is_open and session.vendor_session_id:
+        if Capability.PREVIEW.value not in fragments.capabilities(room):
+            problem = "The program monitor is available on the sandbox platform."
+        else:
+            try:
+                preview = call(room.account, lambda driver: driver.preview(session))
+            except PlatformError as exc:
+                problem = f"The monitor is not answering: {exc}"
+    context = {"room": room, "session": session, "preview": preview, "problem": problem}
+    return render(request, "rooms/console.html#preview", context)
+
+
+@login_required
+@require_POST
+def room_audience_token(request: HttpRequest, pk: int) -> HttpResponse:
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    if session is None or not session.is_open or not session.rtc_channel_id:
+        return _refused("The stream has no RTC channel yet.")
+    try:
+        token = call(room.account, lambda driver: driver.audience_token(session))
+    except PlatformError as exc:
+        return _refused(f"The platform gave no audience token: {exc}", status=502)
+    return render(request, "rooms/console.html#audience_token", {"token": token, "session": session})
+
+
+def _require_producer(request: HttpRequest) -> None:
+    if not is_producer(request.user):
+        raise PermissionDenied("Producers prepare scripts and rooms.")
+
+
+@login_required
+def room_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_producer(request)
+    room = get_object_or_404(Room, pk=pk)
+    form = RoomForm(request.POST or None, instance=room)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved {room.name}. The next live uses these settings.")
+        return redirect("room-list")
+    return render(request, "rooms/room_form.html", {"form": form, "room": room})
+
+
+@login_required
+def script_list(request: HttpRequest) -> HttpResponse:
+    _require_producer(request)
+    return render(request, "rooms/script_list.html", {"scripts": Script.objects.prefetch_related("rooms")})
+
+
+@login_required
+def script_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _require_producer(request)
+    script = get_object_or_404(Script, pk=pk) if pk else None
+    form = ScriptForm(request.POST or None, instance=script)
+    if request.method == "POST" and form.is_valid():
+        script = form.save()
+        messages.success(request, f"Saved the script {script.name}.")
+        return redirect("script-list")
+    return render(request, "rooms/script_form.html", {"form": form, "script": script})
+
+
+def _orphan_accounts(request: HttpRequest) -> list[PlatformAccount]:
+    if is_staff(request.user):
+        return list(PlatformAccount.objects.all())
+    return list(PlatformAccount.objects.filter(rooms__in=rooms_operable_by(request.user)).distinct())
+
+
+@login_required
+@require_GET
+def orphan_list(request: HttpRequest) -> HttpResponse:
+    orphans, problems = services.orphans_find(accounts=_orphan_accounts(request))
+    return render(
+        request, "rooms/list.html#orphans", {"orphans": orphans, "problems": problems, "scanned": True}
+    )
+
+
+@login_required
+@require_POST
+def orphan_close(request: HttpRequest) -> HttpResponse:
+    accounts = {account.pk: account for account in _orphan_accounts(request)}
+    account = accounts.get(int(request.POST.get("account", "0") or 0))
+    vendor_session_id = request.POST.get("session", "").strip()
+    if account is None or not vendor_session_id:
+        return _refused("Pick an orphan session to close.", status=400)
+    try:
+        services.orphan_close(account=account, vendor_session_id=vendor_session_id)
+    except PlatformError as exc:
+        return _refused(f"The platform did not close it: {exc}", status=502)
+    return orphan_list(request)
+
+
+@csrf_exempt
+@require_POST
+def callback(request: HttpRequest, kind: str, key: str) -> JsonResponse:
+    """A vendor's status callback. The URL's key is unguessable: it is how an unsigned
+    callback proves where it comes from."""
+    account = PlatformAccount.objects.filter(kind=kind, callback_key=key).first()
+    if account is None:
+        return JsonResponse({"error": "unknown callback address"}, status=404)
+    if len(request.body) > CALLBACK_MAX_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        changed = services.callback_receive(account=account, body=request.body)
+    except PlatformError as exc:
+        log.warning("bad callback for %s: %s", account, exc)
+        return JsonResponse({"error": exc.message}, status=400)
+    return JsonResponse({"ok": True, "changed": changed})
