@@ -64,7 +64,7 @@ test: venv deps chromium lint typecheck
 	@mkdir -p var
 	$(BIN)/python manage.py makemigrations --check --dry-run -v0
 	DEBUG=false SECRET_KEY=check-deploy-$$(date +%s)-not-a-real-secret-but-long-enough-for-the-check \
-	  ALLOWED_HOSTS=livedeck.example SITE_URL=https://livedeck.example \
+	  FIELD_ENCRYPTION_KEY=check-deploy-encryption-key ALLOWED_HOSTS=livedeck.example SITE_URL=https://livedeck.example \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -22,7 +22,6 @@ class SectionedForm(forms.ModelForm):
 
     sections: list[tuple[str, list[str]]] = []
 
-
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(title, [self[name] for name in names]) for title, names in self.sections]
 

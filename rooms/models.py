@@ -120,8 +120,8 @@ class Room(models.Model):
     """A live room: which account it runs on, what script it plays, and who may operate it."""
 
     class LiveType(models.TextChoices):
-        LIVE = "live", "Live"
-        INTERACTIVE = "interactive", "Interactive"
+        LIVE = "live", "Standard live"
+        INTERACTIVE = "interactive", "Interactive live"
 
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
@@ -170,7 +170,9 @@ class Room(models.Model):
             for name in ("rtc_app_id", "rtc_token", "rtc_uid", "rtc_channel_id"):
                 if not getattr(self, name):
                     errors[name] = "Required when the room uses your own Agora app."
-            if self.rtc_uid and (not self.rtc_uid.isdigit() or int(self.rtc_uid) > 2**32 - 1):
+            # isdigit() alone lets "²" through, which int() cannot read; the vendor wants ASCII digits.
+            uid = self.rtc_uid
+            if uid and (not (uid.isascii() and uid.isdigit()) or int(uid) > 2**32 - 1):
                 errors["rtc_uid"] = "The Agora uid is a number no larger than 4294967295."
         if errors:
             raise ValidationError(errors)

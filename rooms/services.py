@@ -255,7 +255,9 @@ def callback_receive(*, account: PlatformAccount, body: bytes) -> bool:
     if session is None and event.user_data.startswith("livedeck-session-"):
         # The callback can overtake the create call's answer: userData names our row.
         pk = event.user_data.removeprefix("livedeck-session-")
-        session = LiveSession.objects.filter(account=account, pk=int(pk) if pk.isdigit() else 0).first()
+        # isascii(): isdigit() alone passes "²", which int() cannot read.
+        row = int(pk) if pk.isascii() and pk.isdigit() else 0
+        session = LiveSession.objects.filter(account=account, pk=row).first()
         if session and not session.vendor_session_id:
             LiveSession.objects.filter(pk=session.pk).update(vendor_session_id=event.vendor_session_id)
             session.vendor_session_id = event.vendor_session_id
@@ -402,9 +404,9 @@ def orphans_find(*, accounts: list[PlatformAccount]) -> tuple[list[Orphan], list
     orphans: list[Orphan] = []
     problems: list[str] = []
     for account in accounts:
+        if Capability.RUNNING_LIST not in _capabilities(account.kind):
+            continue
         try:
-            if Capability.RUNNING_LIST not in driver_class(account.kind).base_capabilities:
-                continue
             running = call(account, lambda driver: driver.running())
         except PlatformError as exc:
             problems.append(f"{account.name}: {exc}")
@@ -427,6 +429,13 @@ def orphans_find(*, accounts: list[PlatformAccount]) -> tuple[list[Orphan], list
                 continue
             orphans.append(Orphan(account, entry.vendor_session_id, entry.status.state, why))
     return orphans, problems
+
+
+def _capabilities(kind: str) -> frozenset[Capability]:
+    try:
+        return driver_class(kind).base_capabilities
+    except PlatformError:
+        return frozenset()  # no driver for this vendor yet: nothing to ask it
 
 
 def orphan_close(*, account: PlatformAccount, vendor_session_id: str) -> None:

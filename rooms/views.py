@@ -166,9 +166,7 @@ def _orphan_accounts(request: HttpRequest) -> list[PlatformAccount]:
     return list(PlatformAccount.objects.filter(rooms__in=rooms_operable_by(request.user)).distinct())
 
 
-@login_required
-@require_GET
-def orphan_list(request: HttpRequest) -> HttpResponse:
+def _orphans_fragment(request: HttpRequest) -> HttpResponse:
     orphans, problems = services.orphans_find(accounts=_orphan_accounts(request))
     return render(
         request, "rooms/list.html#orphans", {"orphans": orphans, "problems": problems, "scanned": True}
@@ -176,10 +174,17 @@ def orphan_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def orphan_list(request: HttpRequest) -> HttpResponse:
+    return _orphans_fragment(request)
+
+
+@login_required
 @require_POST
 def orphan_close(request: HttpRequest) -> HttpResponse:
     accounts = {account.pk: account for account in _orphan_accounts(request)}
-    account = accounts.get(int(request.POST.get("account", "0") or 0))
+    account_pk = request.POST.get("account", "")
+    account = accounts.get(int(account_pk)) if account_pk.isascii() and account_pk.isdigit() else None
     vendor_session_id = request.POST.get("session", "").strip()
     if account is None or not vendor_session_id:
         return _refused("Pick an orphan session to close.", status=400)
@@ -187,7 +192,8 @@ def orphan_close(request: HttpRequest) -> HttpResponse:
         services.orphan_close(account=account, vendor_session_id=vendor_session_id)
     except PlatformError as exc:
         return _refused(f"The platform did not close it: {exc}", status=502)
-    return orphan_list(request)
+    # Not `orphan_list`: it only answers GET, and this is the POST that closed one.
+    return _orphans_fragment(request)
 
 
 @csrf_exempt

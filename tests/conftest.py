@@ -108,6 +108,8 @@ def softsugar_account(transactional_db: None, live_stack: Stack) -> Any:
         credentials={"token": secrets.token_urlsafe(16)},
     )
     provision_softsugar(
-        live_stack.sandbox_url, account.credential("token"), f"{live_stack.web_urls[0]}{account.callback_path()}"
+        live_stack.sandbox_url,
+        account.credential("token"),
+        f"{live_stack.web_urls[0]}{account.callback_path()}",
     )
     return account

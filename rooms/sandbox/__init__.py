@@ -4,13 +4,29 @@ It is written from the vendor documents alone and shares no code with ``rooms.pl
 imports the other), so a misreading in a driver is caught here instead of being copied. It needs
 neither Django nor a database: ``serve()`` runs it under daphne, ``python -m rooms.sandbox`` and
 ``manage.py run_sandbox`` both call it.
+
+Control and inspection (loopback only, no token, never subject to faults; errors are plain HTTP
+statuses with ``{"code", "message"}``):
+
+* ``GET /_sandbox/health`` -> ``{"ok": true}``
+* ``GET|PUT /_sandbox/config``: partial update of ``create_delay``, ``heartbeat_threshold``,
+  ``capacity``, ``prepare_delay``, ``prepare_threshold``, ``speech_seconds_per_char``,
+  ``min_sentence_seconds``, ``default_audio_seconds``; answers the whole config.
+* ``GET|PUT|DELETE /_sandbox/faults``: PUT replaces the set (``latency_ms``, ``error_rate``,
+  ``timeout_paths``, ``drop_websockets``, ``expired_token``), DELETE switches everything off.
+* ``POST /_sandbox/reset``: forget sessions, callbacks, Q&A libraries, faults and config changes.
+* ``PUT /_sandbox/softsugar/accounts/{token}`` ``{"callbackUrl", "maxSessions"}``;
+  ``GET /_sandbox/softsugar/accounts``.
+* ``PUT /_sandbox/softsugar/qa/{appId}`` ``{"pairs": [{"question", "answer"}]}``.
+* ``GET /_sandbox/softsugar/sessions/{id}`` (full state), ``.../monitor`` (owner's Bearer token),
+  ``POST .../kill`` (optional ``{"status": 50|9|99, "reason": "..."}``).
+* ``GET /_sandbox/softsugar/heartbeat-gaps`` -> ``{sessionId: {"count", "maxGap"}}``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 from pydantic import TypeAdapter
@@ -29,8 +45,9 @@ def build_app(*, accounts_file: str | Path | None = None, verbose: bool = False)
     app = SandboxApp(verbose=verbose)
     if accounts_file:
         raw = json.loads(Path(accounts_file).read_text(encoding="utf-8"))
-        entries = TypeAdapter(list[AccountFileEntry]).validate_python(raw)
-        app.softsugar.provision_all(entries)
+        # Each vendor reads its own entries; the others carry other credentials.
+        mine = [entry for entry in raw if isinstance(entry, dict) and entry.get("kind") == "softsugar"]
+        app.softsugar.provision_all(TypeAdapter(list[AccountFileEntry]).validate_python(mine))
     return app
 
 
@@ -42,7 +59,6 @@ def serve(
     verbose: bool = False,
 ) -> None:
     """Serve the sandbox with daphne until interrupted."""
-    from daphne.access import AccessLogGenerator
     from daphne.server import Server
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s")
@@ -55,7 +71,6 @@ def serve(
     server = Server(
         application=app,
         endpoints=[f"tcp:port={port}:interface={interface}"],
-        action_logger=AccessLogGenerator(sys.stdout) if verbose else None,
         verbosity=1 if verbose else 0,
         ready_callable=ready,
     )

@@ -44,6 +44,7 @@ from pydantic import ValidationError
 
 from .callbacks import CallbackSender
 from .config import SandboxConfig
+from .softsugar_mic import DROPPED_CLOSE_CODE
 from .softsugar_models import (
     AccountBody,
     AccountFileEntry,
@@ -61,7 +62,6 @@ from .softsugar_models import (
     SessionRequest,
     TakeoverParam,
 )
-from .softsugar_mic import DROPPED_CLOSE_CODE
 from .softsugar_qa import QaLibraries
 from .softsugar_state import (
     CLOSED,
@@ -538,7 +538,7 @@ class SoftSugar:
     def monitor(self, session: Session, now: float) -> dict[str, Any]:
         """The program as a viewer would see it: who, which background, what is being said."""
         scene = session.script.scene
-        background = (scene.backgrounds or [None])[0]
+        background = scene.backgrounds[0] if scene.backgrounds else None
         view: dict[str, Any] = {
             "status": session.status,
             "anchor": scene.digital_role.name,

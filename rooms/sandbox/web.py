@@ -106,7 +106,7 @@ class Request:
 
     def parse(self, model: type[ModelT]) -> ModelT:
         """Validate the JSON body against ``model``; a bad body is the caller's fault (code 400)."""
-        if "application/json" not in self.headers.get("content-type", ""):
+        if self.body and "application/json" not in self.headers.get("content-type", ""):
             raise ApiError(INVALID_PARAMETER, "Content-Type must be application/json")
         try:
             return model.model_validate_json(self.body or b"{}")

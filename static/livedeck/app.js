@@ -10,6 +10,10 @@
       var s = Math.max(0, Math.floor((now - Date.parse(el.dataset.since)) / 1000));
       el.textContent = pad(Math.floor(s / 3600)) + ":" + pad(Math.floor(s / 60) % 60) + ":" + pad(s % 60);
     });
+    document.querySelectorAll("[data-until]").forEach(function (el) {
+      var s = Math.floor((Date.parse(el.dataset.until) - now) / 1000);
+      el.textContent = s <= 1 ? "due now" : "in " + (s < 120 ? s + " s" : Math.floor(s / 60) + " min");
+    });
     document.querySelectorAll("[data-ago]").forEach(function (el) {
       var s = Math.max(0, Math.floor((now - Date.parse(el.dataset.ago)) / 1000));
       el.textContent = s < 2 ? "just now" : s < 120 ? s + " s ago" : Math.floor(s / 60) + " min ago";

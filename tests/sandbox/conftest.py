@@ -138,7 +138,8 @@ class CallbackReceiver:
                     return call
             return None
 
-        return wait_until(find)
+        found: dict[str, Any] = wait_until(find)
+        return found
 
     def close(self) -> None:
         self.server.shutdown()
@@ -155,7 +156,9 @@ def receiver() -> Iterator[CallbackReceiver]:
 class Vendor:
     """A customer account on the sandbox, talking the vendor API with its token."""
 
-    def __init__(self, sandbox_url: str, control: httpx.Client, callback_url: str = "", max_sessions: int = 20):
+    def __init__(
+        self, sandbox_url: str, control: httpx.Client, callback_url: str = "", max_sessions: int = 20
+    ):
         self.token = f"tok-{uuid.uuid4().hex}"
         self.control = control
         body = {"callbackUrl": callback_url, "maxSessions": max_sessions}
@@ -191,7 +194,9 @@ class Vendor:
         response = self.http.get(f"/_sandbox/softsugar/sessions/{session_id}/monitor")
         return response.json()  # type: ignore[no-any-return]
 
-    def queue(self, session_id: str, text: str | None = None, *, audio: str | None = None, **extra: Any) -> str:
+    def queue(
+        self, session_id: str, text: str | None = None, *, audio: str | None = None, **extra: Any
+    ) -> str:
         param: dict[str, Any] = {"tts_query": {"content": text, "ssml": False}} if text else {"audio": audio}
         answer = self.channel("command/queue", sessionId=session_id, param=json.dumps(param), **extra)
         assert answer["code"] == 0, answer
@@ -207,7 +212,10 @@ class Vendor:
 @pytest.fixture
 def fast(control: httpx.Client) -> httpx.Client:
     """Sessions are ready at once and speech is quick."""
-    control.put("/_sandbox/config", json={"create_delay": 0, "speech_seconds_per_char": 0.01, "min_sentence_seconds": 0.1})
+    control.put(
+        "/_sandbox/config",
+        json={"create_delay": 0, "speech_seconds_per_char": 0.01, "min_sentence_seconds": 0.1},
+    )
     return control
 
 
@@ -219,7 +227,9 @@ def vendor(sandbox_url: str, fast: httpx.Client) -> Iterator[Vendor]:
 
 
 @pytest.fixture
-def vendor_with_callbacks(sandbox_url: str, fast: httpx.Client, receiver: CallbackReceiver) -> Iterator[Vendor]:
+def vendor_with_callbacks(
+    sandbox_url: str, fast: httpx.Client, receiver: CallbackReceiver
+) -> Iterator[Vendor]:
     client = Vendor(sandbox_url, fast, callback_url=receiver.url)
     yield client
     client.close()
@@ -245,7 +255,9 @@ def live_script(**overrides: Any) -> dict[str, Any]:
             "speed_ratio": 1,
             "volume": 400,
         },
-        "tts_query": {"content": "商汤科技是一家行业领先的人工智能软件公司。以坚持原创,让AI引领人类进步为使命。"},
+        "tts_query": {
+            "content": "商汤科技是一家行业领先的人工智能软件公司。以坚持原创,让AI引领人类进步为使命。"
+        },
         "backgrounds": [
             {
                 "type": 0,

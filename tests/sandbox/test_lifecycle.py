@@ -18,7 +18,12 @@ TIME_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer nobody"}, {"Authorization": PRELOADED_TOKEN}, {"Authorization": "Basic abc"}],
+    [
+        {},
+        {"Authorization": "Bearer nobody"},
+        {"Authorization": PRELOADED_TOKEN},
+        {"Authorization": "Basic abc"},
+    ],
 )
 def test_calls_without_a_known_bearer_token_are_401(sandbox_url: str, headers: dict[str, str]) -> None:
     response = httpx.post(f"{sandbox_url}{CHANNEL}/heartbeat", json={"sessionId": "x"}, headers=headers)
@@ -56,7 +61,9 @@ def test_create_without_delay_answers_35_with_rtc_fields(vendor: Vendor) -> None
     assert len(data["rtcChannelId"]) <= 64
 
 
-def test_callbacks_are_retried_after_a_failure(vendor_with_callbacks: Vendor, receiver: CallbackReceiver) -> None:
+def test_callbacks_are_retried_after_a_failure(
+    vendor_with_callbacks: Vendor, receiver: CallbackReceiver
+) -> None:
     receiver.fail_next = 1
     session_id = vendor_with_callbacks.create()["data"]["sessionId"]
     assert receiver.wait_for(session_id, 35)
@@ -146,7 +153,7 @@ def test_create_refuses_a_param_that_is_not_json(vendor: Vendor) -> None:
     ],
 )
 def test_external_rtc_app_needs_valid_fields(vendor: Vendor, change: dict[str, Any], mentions: str) -> None:
-    extra = {
+    extra: dict[str, Any] = {
         "urtcUseExternalApp": True,
         "urtcToken": "tok",
         "urtcUid": "4294967295",
@@ -160,7 +167,13 @@ def test_external_rtc_app_needs_valid_fields(vendor: Vendor, change: dict[str, A
 
 
 def test_external_rtc_app_is_returned_as_given(vendor: Vendor) -> None:
-    extra = {"urtcUseExternalApp": True, "urtcToken": "t", "urtcUid": "7", "urtcAppId": "a", "urtcChannelId": "c"}
+    extra: dict[str, Any] = {
+        "urtcUseExternalApp": True,
+        "urtcToken": "t",
+        "urtcUid": "7",
+        "urtcAppId": "a",
+        "urtcChannelId": "c",
+    }
     data = vendor.create(**extra)["data"]
     assert (data["rtcToken"], data["rtcUid"], data["rtcAppId"], data["rtcChannelId"]) == ("t", "7", "a", "c")
 
@@ -184,7 +197,11 @@ def test_the_platform_over_capacity_gives_97(fast: httpx.Client, vendor: Vendor)
 def test_heartbeats_are_recorded_with_their_gaps(vendor: Vendor) -> None:
     session_id = vendor.open_session()
     for _ in range(3):
-        assert vendor.channel("heartbeat", sessionId=session_id) == {"code": 0, "message": "success", "data": None}
+        assert vendor.channel("heartbeat", sessionId=session_id) == {
+            "code": 0,
+            "message": "success",
+            "data": None,
+        }
         time.sleep(0.05)
     state = vendor.inspect(session_id)
     assert state["heartbeats"] == 3 and len(state["heartbeatTimes"]) == 3
@@ -196,10 +213,10 @@ def test_heartbeats_are_recorded_with_their_gaps(vendor: Vendor) -> None:
 def test_a_session_without_heartbeat_closes_as_50_with_a_callback(
     fast: httpx.Client, vendor_with_callbacks: Vendor, receiver: CallbackReceiver
 ) -> None:
-    fast.put("/_sandbox/config", json={"heartbeat_threshold": 0.6})
+    fast.put("/_sandbox/config", json={"heartbeat_threshold": 1.0})
     kept = vendor_with_callbacks.open_session()
     lost = vendor_with_callbacks.open_session()
-    deadline = time.monotonic() + 1.6
+    deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         vendor_with_callbacks.channel("heartbeat", sessionId=kept)
         time.sleep(0.15)
@@ -219,7 +236,9 @@ def test_start_needs_status_35(control: httpx.Client, vendor: Vendor) -> None:
     assert vendor.channel("start", sessionId=session_id)["code"] == 409
 
 
-def test_close_answers_true_and_calls_back_5(vendor_with_callbacks: Vendor, receiver: CallbackReceiver) -> None:
+def test_close_answers_true_and_calls_back_5(
+    vendor_with_callbacks: Vendor, receiver: CallbackReceiver
+) -> None:
     session_id = vendor_with_callbacks.open_session()
     assert vendor_with_callbacks.channel("close", sessionId=session_id)["data"] is True
     assert receiver.wait_for(session_id, 5) == {"sessionId": session_id, "status": 5}
@@ -232,10 +251,15 @@ def test_kill_closes_as_50_with_a_callback(vendor_with_callbacks: Vendor, receiv
     session_id = vendor_with_callbacks.open_session()
     assert vendor_with_callbacks.control.post(f"/_sandbox/softsugar/sessions/{session_id}/kill").json()["ok"]
     assert receiver.wait_for(session_id, 50)["taskResult"] == "session killed"
-    assert vendor_with_callbacks.control.post(f"/_sandbox/softsugar/sessions/{session_id}/kill").status_code == 409
+    assert (
+        vendor_with_callbacks.control.post(f"/_sandbox/softsugar/sessions/{session_id}/kill").status_code
+        == 409
+    )
 
 
-def test_callbacks_of_a_session_arrive_in_order(vendor_with_callbacks: Vendor, receiver: CallbackReceiver) -> None:
+def test_callbacks_of_a_session_arrive_in_order(
+    vendor_with_callbacks: Vendor, receiver: CallbackReceiver
+) -> None:
     session_id = vendor_with_callbacks.open_session()
     vendor_with_callbacks.channel("close", sessionId=session_id)
     wait_until(lambda: len(receiver.of(session_id)) == 2)
@@ -284,18 +308,27 @@ def test_history_pages_filters_and_sorts(vendor: Vendor) -> None:
     for _ in range(3):
         session_id = vendor.open_session()
         ids.append(session_id)
-        time.sleep(1.05)  # distinct second-resolution start times
     for session_id in reversed(ids):
         vendor.channel("close", sessionId=session_id)
     vendor.control.post(f"/_sandbox/softsugar/sessions/{vendor.open_session()}/kill")
-    page = vendor.channel("history/list", pageNo=1, pageSize=2, status=5, sortName="startTime", sortValue="asc")
+    page = vendor.channel(
+        "history/list", pageNo=1, pageSize=2, status=5, sortName="startTime", sortValue="asc"
+    )
     data = page["data"]
-    assert data["pagination"] == {"pageNo": 1, "numberPages": 2, "numberRecords": 3, "pageSize": 2, "startIndex": 0}
+    assert data["pagination"] == {
+        "pageNo": 1,
+        "numberPages": 2,
+        "numberRecords": 3,
+        "pageSize": 2,
+        "startIndex": 0,
+    }
     assert [row["sessionId"] for row in data["result"]] == ids[:2]
     row = data["result"][0]
     assert set(row) == {"sessionId", "startTime", "endTime", "status"}
     assert TIME_FORMAT.match(row["startTime"]) and TIME_FORMAT.match(row["endTime"])
-    second = vendor.channel("history/list", pageNo=2, pageSize=2, status=5, sortName="startTime", sortValue="asc")
+    second = vendor.channel(
+        "history/list", pageNo=2, pageSize=2, status=5, sortName="startTime", sortValue="asc"
+    )
     assert [row["sessionId"] for row in second["data"]["result"]] == ids[2:]
     by_end = vendor.channel("history/list", status=5, sortName="endTime", sortValue="desc")["data"]["result"]
     assert by_end[0]["sessionId"] == ids[0]

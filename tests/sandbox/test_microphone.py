@@ -100,7 +100,9 @@ def test_begin_conflicts_with_http_takeovers_until_they_are_cancelled(
             messages = [await receive(ws), await receive(ws)]  # 20 queued, 19 started
             await ws.send(BEGIN)
             messages.append(await receive(ws))
-            await asyncio.to_thread(vendor.channel, "command/cancel", sessionId=session_id, commandTraceId="-1")
+            await asyncio.to_thread(
+                vendor.channel, "command/cancel", sessionId=session_id, commandTraceId="-1"
+            )
             messages.append(await receive(ws))  # 18 cancelled
             await ws.send(BEGIN)
             messages.append(await receive(ws))
@@ -152,7 +154,9 @@ def test_drop_websockets_fault_closes_sockets_abruptly(
     asyncio.run(reconnect())
 
 
-def test_expired_token_fault_refuses_the_microphone(sandbox_url: str, control: httpx.Client, vendor: Vendor) -> None:
+def test_expired_token_fault_refuses_the_microphone(
+    sandbox_url: str, control: httpx.Client, vendor: Vendor
+) -> None:
     session_id, token = open_session(vendor)
     control.put("/_sandbox/faults", json={"expired_token": True})
     assert asyncio.run(refused_with(mic_url(sandbox_url, session_id, token))) == 1

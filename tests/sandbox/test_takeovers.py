@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ def paused(sandbox_url: str, slow: httpx.Client, receiver: CallbackReceiver) -> 
     client.close()
 
 
-def command(vendor: Vendor, session_id: str, text: str, version: str = "v2") -> dict:
+def command(vendor: Vendor, session_id: str, text: str, version: str = "v2") -> dict[str, Any]:
     param = json.dumps({"tts_query": {"content": text, "ssml": False}})
     path = f"/api/2dvh/{version}/material/live/channel/command"
     return vendor.post(path, {"sessionId": session_id, "param": param})
@@ -67,16 +68,22 @@ def test_takeovers_need_a_ready_or_live_session(control: httpx.Client, paused: V
 def test_reorder_moves_a_waiting_item(paused: Vendor) -> None:
     session_id = paused.open_session()
     a, b, c, d = (paused.queue(session_id, LONG) for _ in range(4))
-    assert paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId=d, priority=1)["data"] == {
-        "isSuccess": True
-    }
+    assert paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId=d, priority=1)[
+        "data"
+    ] == {"isSuccess": True}
     assert paused.queue_ids(session_id) == [a, d, b, c]
     paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId=d, priority=10)
     assert paused.queue_ids(session_id) == [a, b, c, d]
     playing = paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId=a, priority=2)
     assert playing["code"] == 409
-    assert paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId="x", priority=1)["code"] == 404
-    assert paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId=b, priority=0)["code"] == 400
+    assert (
+        paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId="x", priority=1)["code"]
+        == 404
+    )
+    assert (
+        paused.channel("command/queue/reorder", sessionId=session_id, commandTraceId=b, priority=0)["code"]
+        == 400
+    )
 
 
 def test_cancel_one_several_or_all(paused: Vendor, receiver: CallbackReceiver) -> None:
@@ -149,11 +156,19 @@ def test_slow_preparation_answers_33_then_calls_back_34(
     param = json.dumps({"audio": "https://example.com/big.mp3#prepare=0.6&duration=0.2"})
     answer = vendor_with_callbacks.channel("command/queue", sessionId=session_id, param=param)["data"]
     assert answer["commandStatus"] == 33
-    assert vendor_with_callbacks.inspect(session_id)["preparing"][0]["commandTraceId"] == answer["commandTraceId"]
+    assert (
+        vendor_with_callbacks.inspect(session_id)["preparing"][0]["commandTraceId"]
+        == answer["commandTraceId"]
+    )
     receiver.wait_for(session_id, 34, answer["commandTraceId"])
     receiver.wait_for(session_id, 37, answer["commandTraceId"])
     quick = json.dumps({"audio": "https://example.com/small.mp3#prepare=0.1&duration=0.2"})
-    assert vendor_with_callbacks.channel("command/queue", sessionId=session_id, param=quick)["data"]["commandStatus"] == 34
+    assert (
+        vendor_with_callbacks.channel("command/queue", sessionId=session_id, param=quick)["data"][
+            "commandStatus"
+        ]
+        == 34
+    )
 
 
 def test_a_preparing_item_can_be_cancelled_and_never_plays(
@@ -162,7 +177,9 @@ def test_a_preparing_item_can_be_cancelled_and_never_plays(
     control.put("/_sandbox/config", json={"prepare_threshold": 0.1})
     session_id = vendor_with_callbacks.open_session()
     param = json.dumps({"audio": "https://example.com/big.mp3#prepare=0.5"})
-    trace_id = vendor_with_callbacks.channel("command/queue", sessionId=session_id, param=param)["data"]["commandTraceId"]
+    trace_id = vendor_with_callbacks.channel("command/queue", sessionId=session_id, param=param)["data"][
+        "commandTraceId"
+    ]
     vendor_with_callbacks.channel("command/cancel", sessionId=session_id, commandTraceId=trace_id)
     receiver.wait_for(session_id, 37, trace_id)
     wait_until(lambda: vendor_with_callbacks.inspect(session_id)["preparing"] == [])
@@ -180,7 +197,9 @@ def test_takeover_text_under_ten_characters_fails_with_39(
     assert receiver.statuses(session_id, trace_id) == [34, 39]
 
 
-def test_interruptible_command_clears_the_queue_and_plays_now(paused: Vendor, receiver: CallbackReceiver) -> None:
+def test_interruptible_command_clears_the_queue_and_plays_now(
+    paused: Vendor, receiver: CallbackReceiver
+) -> None:
     session_id = paused.open_session()
     a, b = paused.queue(session_id, LONG), paused.queue(session_id, LONG)
     answer = command(paused, session_id, LONG)
@@ -203,19 +222,23 @@ def test_legacy_command_answers_true(paused: Vendor) -> None:
 def test_a_queue_longer_than_fifteen_is_accepted_with_a_warning(paused: Vendor) -> None:
     session_id = paused.open_session()
     param = json.dumps({"tts_query": {"content": LONG}})
-    messages = [paused.channel("command/queue", sessionId=session_id, param=param)["message"] for _ in range(16)]
+    messages = [
+        paused.channel("command/queue", sessionId=session_id, param=param)["message"] for _ in range(16)
+    ]
     assert messages[14] == "success"
     assert "recommended 15" in messages[15]
     assert len(paused.queue_ids(session_id)) == 16
 
 
-def interactive_script() -> dict:
+def interactive_script() -> dict[str, Any]:
     return live_script(live_type="interactive", scene__quick_response=["Let me think about it.", "Hold on."])
 
 
-def quick(vendor: Vendor, session_id: str, order: int) -> dict:
+def quick(vendor: Vendor, session_id: str, order: int) -> dict[str, Any]:
     param = json.dumps({"quick_response": True, "order": order})
-    return vendor.post("/api/2dvh/v2/material/live/channel/command/quick", {"sessionId": session_id, "param": param})
+    return vendor.post(
+        "/api/2dvh/v2/material/live/channel/command/quick", {"sessionId": session_id, "param": param}
+    )
 
 
 def test_quick_reply_needs_an_interactive_script(paused: Vendor) -> None:
@@ -245,8 +268,15 @@ def test_quick_reply_at_random(vendor: Vendor) -> None:
 NLP = "/api/2dvh/v1/nlp/model/reply"
 
 
-def ask(vendor: Vendor, app_id: str, query: str, **overrides: str) -> dict:
-    body = {"appId": app_id, "device": "macos", "language": "zh", "query": query, "session": "s-1", "trace": "t-1"}
+def ask(vendor: Vendor, app_id: str, query: str, **overrides: str) -> dict[str, Any]:
+    body = {
+        "appId": app_id,
+        "device": "macos",
+        "language": "zh",
+        "query": query,
+        "session": "s-1",
+        "trace": "t-1",
+    }
     body.update(overrides)
     return vendor.post(NLP, body)
 
@@ -262,7 +292,10 @@ def test_demo_qa_library_answers_by_keywords(vendor: Vendor) -> None:
 
 def test_qa_library_can_be_provisioned(control: httpx.Client, vendor: Vendor) -> None:
     pairs = [{"question": "Where is the toilet?", "answer": "The bathroom is on your right"}]
-    assert control.put("/_sandbox/softsugar/qa/shop-1", json={"pairs": pairs}).json() == {"ok": True, "pairs": 1}
+    assert control.put("/_sandbox/softsugar/qa/shop-1", json={"pairs": pairs}).json() == {
+        "ok": True,
+        "pairs": 1,
+    }
     assert ask(vendor, "shop-1", "I want to go to the toilet")["answer"] == "The bathroom is on your right"
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.templatetags.static import static
 
 from rooms.models import PlatformAccount, Room, Script
 from rooms.selectors import HOST, PRODUCER, STAFF
@@ -78,7 +79,8 @@ class Command(BaseCommand):
                 "voice_volume": 100,
                 "opening_text": OPENING,
                 "background_name": "Studio",
-                "background_url": "https://assets.livedeck.local/backgrounds/studio.png",
+                # Served by LiveDeck itself, so the sandbox's program monitor shows it offline.
+                "background_url": f"{settings.SITE_URL}{static('livedeck/demo/studio.png')}",
             },
         )
         host = User.objects.get(username=HOST)

@@ -1,0 +1,1 @@
+"""LiveDeck's benchmarks: standalone scripts that build their own world and print ratios."""
