@@ -219,5 +219,8 @@ if not DEBUG:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
     }
 
+# How many played takeovers the console's log shows.
+TAKEOVER_LOG_LENGTH = env_int("TAKEOVER_LOG_LENGTH", 30)
+
 # The MQTT broker Guiji sessions speak through (mqtt_bridge).
 MQTT_URL = env("MQTT_URL", "mqtt://127.0.0.1:1883")

@@ -1,15 +1,23 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from rooms import services
+from rooms.fields import mask
 from rooms.forms import PlatformAccountAdminForm
 from rooms.models import LiveSession, PlatformAccount, Room, Script
+
+# The admin passes its own formfield_callback, which replaces the forms' `https_urls`:
+# say it again here, so a URL typed without a scheme is https in admin too.
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+SESSION_SECRETS = ["session_token", "rtc_token"]
 
 
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(admin.ModelAdmin):
     form = PlatformAccountAdminForm
+    formfield_overrides = HTTPS_URLS
     list_display = ["name", "kind", "base_url", "sandbox", "credentials_shown"]
     list_filter = ["kind", "sandbox"]
     readonly_fields = ["callback_url", "credentials_shown"]
@@ -33,6 +41,7 @@ class PlatformAccountAdmin(admin.ModelAdmin):
 
 @admin.register(Script)
 class ScriptAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ["name", "anchor_name", "voice_name", "updated_at"]
     search_fields = ["name", "opening_text"]
 
@@ -50,8 +59,22 @@ class LiveSessionAdmin(admin.ModelAdmin):
     list_display = ["__str__", "state", "vendor_code", "created_at", "heartbeats_sent", "heartbeat_failures"]
     list_filter = ["state", "account"]
     search_fields = ["vendor_session_id", "room__name"]
-    readonly_fields = [field.name for field in LiveSession._meta.fields]
+    # The session's microphone and RTC tokens are secrets: shown masked, like the console does.
+    exclude = SESSION_SECRETS
+    readonly_fields = [
+        *(field.name for field in LiveSession._meta.fields if field.name not in SESSION_SECRETS),
+        "session_token_shown",
+        "rtc_token_shown",
+    ]
     actions = ["stop_sessions"]
+
+    @admin.display(description="Session token")
+    def session_token_shown(self, session: LiveSession) -> str:
+        return mask(session.session_token)
+
+    @admin.display(description="RTC token")
+    def rtc_token_shown(self, session: LiveSession) -> str:
+        return mask(session.rtc_token)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

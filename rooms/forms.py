@@ -46,6 +46,7 @@ class ScriptForm(SectionedForm):
             ],
         ),
         ("Opening words", ["opening_text", "opening_ssml"]),
+        ("Interactive rooms", ["opening_words", "quick_replies"]),
         ("Background", ["background_name", "background_type", "background_url", "background_loop"]),
     ]
 
@@ -69,6 +70,8 @@ class ScriptForm(SectionedForm):
             "voice_volume",
             "opening_text",
             "opening_ssml",
+            "opening_words",
+            "quick_replies",
             "background_name",
             "background_type",
             "background_url",
@@ -97,7 +100,7 @@ class ScriptForm(SectionedForm):
 
 class RoomForm(SectionedForm):
     sections = [
-        ("Room", ["name", "description", "script", "live_type"]),
+        ("Room", ["name", "description", "script", "live_type", "qa_library"]),
         ("Video", ["resolution_width", "resolution_height", "bitrate"]),
         (
             "Your own Agora app (optional)",
@@ -113,6 +116,7 @@ class RoomForm(SectionedForm):
             "description",
             "script",
             "live_type",
+            "qa_library",
             "resolution_width",
             "resolution_height",
             "bitrate",

@@ -44,5 +44,28 @@ def live_context(room: Room, session: LiveSession | None) -> dict[str, Any]:
     }
 
 
+def takeovers_context(room: Room, session: LiveSession | None) -> dict[str, Any]:
+    from takeovers.models import QUEUE_LIMIT
+    from takeovers.selectors import takeovers_for_console
+
+    open_session = session if session and session.is_open else None
+    return {
+        "room": room,
+        "session": session,
+        "caps": capabilities(room),
+        "queue_limit": QUEUE_LIMIT,
+        **takeovers_for_console(open_session),
+    }
+
+
+def room_takeovers_html(room: Room, session: LiveSession | None) -> str:
+    """The queue and the log of what played."""
+    return render_to_string("rooms/console.html#takeovers", takeovers_context(room, session))
+
+
 def room_live_html(room: Room, session: LiveSession | None) -> str:
-    return render_to_string("rooms/console.html#live", live_context(room, session))
+    """Everything a console shows that changes during a live: its state card, queue and log.
+    The composer is not in it, so a push never wipes what a host is typing."""
+    return render_to_string("rooms/console.html#live", live_context(room, session)) + room_takeovers_html(
+        room, session
+    )

@@ -55,7 +55,8 @@ class PlatformAccount(models.Model):
         return str(self.credentials.get(name, ""))
 
     def masked_credentials(self) -> dict[str, str]:
-        return {name: mask(self.credential(name)) for name in self.CREDENTIAL_FIELDS[self.kind]}
+        # An account being added has no kind yet: nothing to show.
+        return {name: mask(self.credential(name)) for name in self.CREDENTIAL_FIELDS.get(self.kind, ())}
 
     def callback_path(self) -> str:
         return reverse("callback", kwargs={"kind": self.kind, "key": self.callback_key})
@@ -102,6 +103,13 @@ class Script(models.Model):
         validators=[MinLengthValidator(10)], help_text="What the avatar says; at least 10 characters."
     )
     opening_ssml = models.BooleanField("opening text is SSML", default=False)
+    # Interactive rooms only: quick replies a host fires with one click, and opening words.
+    quick_replies = models.TextField(
+        blank=True, help_text="Interactive rooms: one quick reply per line; hosts fire them by number."
+    )
+    opening_words = models.CharField(
+        max_length=500, blank=True, help_text="Interactive rooms: what the avatar says when the live opens."
+    )
     # One background
     background_name = models.CharField(max_length=100, blank=True, default="Background")
     background_type = models.IntegerField(choices=BackgroundType.choices, default=BackgroundType.IMAGE)
@@ -114,6 +122,9 @@ class Script(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def quick_reply_list(self) -> list[str]:
+        return [line.strip() for line in self.quick_replies.splitlines() if line.strip()]
 
 
 class Room(models.Model):
@@ -144,6 +155,12 @@ class Room(models.Model):
     rtc_token = models.CharField("Agora token", max_length=500, blank=True)
     rtc_uid = models.CharField("Agora uid", max_length=10, blank=True)
     rtc_channel_id = models.CharField("Agora channel id", max_length=64, blank=True)
+    qa_library = models.CharField(
+        "Q&A library id",
+        max_length=100,
+        blank=True,
+        help_text="The vendor's Q&A library for this room (its string id, not the number shown in lists).",
+    )
     hosts = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="rooms", help_text="Hosts who may run this room."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
 from django.db.models import QuerySet
+from django.http import Http404
 
 from rooms.models import LiveSession, Room
 
@@ -46,6 +47,14 @@ def rooms_visible_to(user: User) -> QuerySet[Room]:
     if is_producer(user):
         return Room.objects.select_related("account", "script").all()
     return rooms_operable_by(user)
+
+
+def operable_room(user: User, pk: int) -> Room:
+    """The room `user` may run, or a 404 that does not tell other rooms exist."""
+    room = rooms_operable_by(user).filter(pk=pk).first()
+    if room is None:
+        raise Http404("No room you run has that number.")
+    return room
 
 
 def can_operate(user: User, room: Room) -> bool:

@@ -7,20 +7,21 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from materials.models import Material
 from rooms import fragments, services
 from rooms.forms import RoomForm, ScriptForm
 from rooms.models import LiveSession, PlatformAccount, Room, Script
 from rooms.platforms import call
 from rooms.platforms.base import Capability, PlatformError
 from rooms.selectors import (
-    can_operate,
     is_producer,
     is_staff,
+    operable_room,
     room_current_session,
     rooms_operable_by,
     rooms_visible_to,
@@ -39,10 +40,7 @@ def _refused(message: str, status: int = 409) -> HttpResponse:
 
 
 def _operable_room(request: HttpRequest, pk: int) -> Room:
-    room = get_object_or_404(Room.objects.select_related("account", "script"), pk=pk)
-    if not can_operate(request.user, room):
-        raise Http404("No room you run has that number.")
-    return room
+    return operable_room(request.user, pk)
 
 
 @login_required
@@ -66,8 +64,11 @@ def room_console(request: HttpRequest, pk: int) -> HttpResponse:
     history = LiveSession.objects.filter(room=room).order_by("-created_at")[:8]
     context = {
         **fragments.live_context(room, session),
+        **fragments.takeovers_context(room, session),
         "history": history,
         "can_edit": is_producer(request.user),
+        "quick_replies": room.script.quick_reply_list(),
+        "audio_materials": Material.objects.filter(kind=Material.Kind.AUDIO),
     }
     return render(request, "rooms/console.html", context)
 

@@ -43,6 +43,13 @@ class Capability(enum.StrEnum):
     RUNNING_LIST = "running_list"  # open sessions can be listed (orphan detection)
     HISTORY = "history"  # closed sessions can be listed
     PREVIEW = "preview"  # a program monitor of what the avatar does (sandbox only)
+    TAKEOVER_INTERRUPT = "takeover_interrupt"  # play a takeover now, cutting off what plays
+    TAKEOVER_QUEUE = "takeover_queue"  # queue a takeover at a position
+    REORDER = "reorder"  # move a queued takeover (exact when the vendor reorders)
+    CANCEL_ONE = "cancel_one"  # cancel chosen takeovers, not only all of them
+    QUICK_REPLY = "quick_reply"  # fire one of the script's quick replies (interactive rooms)
+    QA = "qa"  # ask the vendor's Q&A library
+    MIC = "mic"  # push-to-talk: the host's voice drives the avatar
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,68 @@ class Preview:
     background_url: str = ""
     subtitle: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class TakeoverState(enum.StrEnum):
+    """Where a takeover is, for every vendor; the vendor's own code is kept beside it."""
+
+    PENDING = "pending"  # stored, not yet sent
+    SENT = "sent"  # the vendor has it, no answer yet
+    QUEUEING = "queueing"  # the vendor is preparing it (SoftSugar 33)
+    QUEUED = "queued"  # waiting its turn (34)
+    PLAYING = "playing"  # 36, or mic socket 19
+    DONE = "done"  # 37, or mic socket 18
+    FAILED = "failed"  # 39, or refused
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        """In the vendor's queue or playing: it can still be reordered or cancelled."""
+        return self in (
+            TakeoverState.SENT,
+            TakeoverState.QUEUEING,
+            TakeoverState.QUEUED,
+            TakeoverState.PLAYING,
+        )
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """An image shown over (foreground) or behind (background) the avatar during a takeover."""
+
+    url: str
+    rect: tuple[int, int, int, int] = (0, 0, 1080, 1920)
+    start_ms: int = 0
+    duration_ms: int = -1
+
+
+@dataclass(frozen=True)
+class TakeoverRequest:
+    """What the avatar should say: text (or SSML) or an audio file, with optional overlays."""
+
+    text: str = ""
+    ssml: bool = False
+    audio_url: str = ""
+    foregrounds: tuple[Overlay, ...] = ()
+    background: Overlay | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The vendor's answer to a takeover: its trace id and where it is now."""
+
+    trace_id: str
+    state: TakeoverState
+    vendor_code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class MicEndpoint:
+    """Where the host's microphone audio goes: a WebSocket URL and the headers to open it with."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class PlatformError(Exception):
@@ -178,6 +247,41 @@ class Driver:
     async def preview(self, session: LiveSession) -> Preview:
         """What the avatar is showing and saying now (sandbox only)."""
         raise NotImplementedError
+
+    async def takeover(
+        self,
+        session: LiveSession,
+        item: TakeoverRequest,
+        *,
+        position: int | None = None,
+        interrupt: bool = False,
+    ) -> Receipt:
+        """Make the avatar say `item`: now (`interrupt`), or queued at `position` (end if None)."""
+        raise NotImplementedError
+
+    async def reorder(self, session: LiveSession, trace_id: str, position: int) -> None:
+        """Move a queued takeover to `position` (1 is the one playing)."""
+        raise NotImplementedError
+
+    async def cancel(self, session: LiveSession, trace_ids: list[str] | None) -> None:
+        """Cancel these takeovers, or all of them (queued and playing) when None."""
+        raise NotImplementedError
+
+    async def queue(self, session: LiveSession) -> list[str]:
+        """The vendor's queue of takeover trace ids, the playing one first."""
+        raise NotImplementedError
+
+    async def quick_reply(self, session: LiveSession, index: int) -> Receipt:
+        """Fire quick reply `index` of the script (-1: one at random)."""
+        raise NotImplementedError
+
+    async def ask(self, session: LiveSession, question: str, *, library: str) -> str | None:
+        """The Q&A library's answer to `question`, or None when nothing matches."""
+        raise NotImplementedError
+
+    def mic_endpoint(self, session: LiveSession) -> MicEndpoint | None:
+        """Where push-to-talk audio goes for this session, or None when the vendor has no mic."""
+        return None
 
     @classmethod
     def parse_callback(cls, body: bytes) -> CallbackEvent:

@@ -8,9 +8,10 @@ field for field; nothing outside this module sees a vendor dict.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -23,11 +24,16 @@ from rooms.platforms.base import (
     HistoryPage,
     LiveState,
     LiveStatus,
+    MicEndpoint,
+    Overlay,
     PlatformError,
     Preview,
+    Receipt,
     RtcInfo,
     RunningSession,
     SessionInfo,
+    TakeoverRequest,
+    TakeoverState,
 )
 
 if TYPE_CHECKING:
@@ -135,6 +141,8 @@ class _Scene(_Request):
     digital_role: _DigitalRole
     tts_config: _TtsConfig
     tts_query: _TtsQuery
+    quick_response: list[str] | None = None
+    opening_words: str | None = None
     backgrounds: list[_Background] | None = None
 
 
@@ -160,6 +168,59 @@ class _CreateRequest(_Request):
 
 class _SessionRequest(_Request):
     sessionId: str
+
+
+class _Overlay(_Request):
+    url: str
+    rect: list[int]
+    start: int
+    duration: int
+
+
+class _TakeoverParam(_Request):
+    """Live Stream Takeover JSON: text (or SSML) or an audio file, and overlay images."""
+
+    tts_query: _TtsQuery | None = None
+    audio: str | None = None
+    foregrounds: list[_Overlay] | None = None
+    # An object, not a list, in the vendor's takeover JSON (unlike foregrounds).
+    backgrounds: _Overlay | None = None
+
+
+class _CommandRequest(_Request):
+    sessionId: str
+    param: str
+
+
+class _QueueRequest(_Request):
+    sessionId: str
+    priority: int | None = None
+    param: str
+
+
+class _ReorderRequest(_Request):
+    sessionId: str
+    commandTraceId: str
+    priority: int
+
+
+class _CancelRequest(_Request):
+    sessionId: str
+    commandTraceId: str
+
+
+class _QuickParam(_Request):
+    quick_response: bool
+    order: int
+
+
+class _NlpRequest(_Request):
+    appId: str
+    device: str
+    language: str
+    query: str
+    session: str
+    trace: str
 
 
 class _HistoryRequest(_Request):
@@ -267,6 +328,58 @@ class _TokenAnswer(_Answer):
     data: str = Field(min_length=1)
 
 
+class _CommandData(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    isSuccess: bool
+    commandTraceId: str | None = None
+
+
+class _CommandAnswer(_Answer):
+    data: _CommandData
+
+
+class _QueueData(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    commandStatus: int
+    commandTraceId: str = Field(min_length=1)
+
+
+class _QueueAnswer(_Answer):
+    data: _QueueData
+
+
+class _SuccessData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    isSuccess: bool
+    message: str | None = None
+
+
+class _SuccessAnswer(_Answer):
+    data: _SuccessData
+
+
+class _QueueListData(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    commandTraceIds: list[str] | None = None
+
+
+class _QueueListAnswer(_Answer):
+    data: _QueueListData
+
+
+class _NlpAnswer(BaseModel):
+    """Live NLP Q&A answers without the usual code envelope."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    answer: str = ""
+    error_message: str = ""
+
+
 class _Monitor(BaseModel):
     """The sandbox's program monitor (not a vendor API, so no envelope)."""
 
@@ -304,6 +417,13 @@ class SoftSugarDriver(Driver):
             Capability.AUDIENCE_TOKEN,
             Capability.RUNNING_LIST,
             Capability.HISTORY,
+            Capability.TAKEOVER_INTERRUPT,
+            Capability.TAKEOVER_QUEUE,
+            Capability.REORDER,
+            Capability.CANCEL_ONE,
+            Capability.QUICK_REPLY,
+            Capability.QA,
+            Capability.MIC,
         }
     )
 
@@ -426,6 +546,129 @@ class SoftSugarDriver(Driver):
             extra={"playing": monitor.playing or ""},
         )
 
+    async def takeover(
+        self,
+        session: LiveSession,
+        item: TakeoverRequest,
+        *,
+        position: int | None = None,
+        interrupt: bool = False,
+    ) -> Receipt:
+        """Play `item` now (interruptible takeover) or queue it at `position` (end when None)."""
+        param = _takeover_param(item).encode().decode()
+        if interrupt:
+            # Interruptible Live Takeover (v2 command): clears what plays and speaks at once.
+            body: _Request = _CommandRequest(sessionId=self._session_id(session), param=param)
+            answer = await self._call(
+                "POST", f"{API}/v2/material/live/channel/command", _CommandAnswer, body=body
+            )
+            if not answer.data.isSuccess or not answer.data.commandTraceId:
+                raise PlatformError(answer.message or "The vendor did not take the takeover", permanent=True)
+            # Not queued: it plays at once; the vendor reports it playing (36) and done (37).
+            return Receipt(
+                trace_id=answer.data.commandTraceId, state=TakeoverState.SENT, message=answer.message or ""
+            )
+        # Interruptible Live Takeover with Queueing: 33 while it downloads, 34 once queued.
+        body = _QueueRequest(sessionId=self._session_id(session), priority=position, param=param)
+        queued = await self._call(
+            "POST", f"{API}/v1/material/live/channel/command/queue", _QueueAnswer, body=body
+        )
+        code = queued.data.commandStatus
+        state = TakeoverState.QUEUEING if code == 33 else TakeoverState.QUEUED
+        return Receipt(
+            trace_id=queued.data.commandTraceId,
+            state=state,
+            vendor_code=str(code),
+            message=queued.message or "",
+        )
+
+    async def reorder(self, session: LiveSession, trace_id: str, position: int) -> None:
+        """Move a queued takeover to `position` (1 is the one playing)."""
+        # Live Broadcast Takeover Reordering
+        body = _ReorderRequest(
+            sessionId=self._session_id(session), commandTraceId=trace_id, priority=position
+        )
+        answer = await self._call(
+            "POST", f"{API}/v1/material/live/channel/command/queue/reorder", _SuccessAnswer, body=body
+        )
+        if not answer.data.isSuccess:
+            raise PlatformError(answer.data.message or "The vendor did not reorder the queue", permanent=True)
+
+    async def cancel(self, session: LiveSession, trace_ids: list[str] | None) -> None:
+        """Cancel these takeovers (joined with ';'), or everything queued and playing ('-1')."""
+        # Live Broadcast Takeover Cancellation
+        if trace_ids is not None and not trace_ids:
+            return
+        ids = "-1" if trace_ids is None else ";".join(trace_ids)
+        body = _CancelRequest(sessionId=self._session_id(session), commandTraceId=ids)
+        answer = await self._call(
+            "POST", f"{API}/v1/material/live/channel/command/cancel", _SuccessAnswer, body=body
+        )
+        if not answer.data.isSuccess:
+            raise PlatformError(
+                answer.data.message or "The vendor did not cancel", permanent=True, code="cancel"
+            )
+
+    async def queue(self, session: LiveSession) -> list[str]:
+        """The vendor's takeover queue, the playing (or next) one first."""
+        # Live Broadcast Takeover Queue Inquiry
+        answer = await self._call(
+            "POST",
+            f"{API}/v1/material/live/channel/command/queue/list",
+            _QueueListAnswer,
+            body=self._session(session),
+        )
+        return list(answer.data.commandTraceIds or [])
+
+    async def quick_reply(self, session: LiveSession, index: int) -> Receipt:
+        """Fire the script's quick reply number `index` (-1: one at random)."""
+        # Live Chat Handoff: interactive rooms only; refused while another reply plays.
+        param = _QuickParam(quick_response=True, order=index).encode().decode()
+        body = _CommandRequest(sessionId=self._session_id(session), param=param)
+        answer = await self._call(
+            "POST", f"{API}/v2/material/live/channel/command/quick", _CommandAnswer, body=body
+        )
+        if not answer.data.isSuccess:
+            raise PlatformError(answer.message or "The vendor did not play the quick reply", permanent=True)
+        return Receipt(trace_id=answer.data.commandTraceId or "", state=TakeoverState.PLAYING)
+
+    async def ask(self, session: LiveSession, question: str, *, library: str) -> str | None:
+        """The room's Q&A library's answer to `question`, or None when nothing matches."""
+        # Live NLP Q&A: session ties rounds of one conversation; trace follows one question.
+        body = _NlpRequest(
+            appId=library,
+            device="windows",
+            language="zh",
+            query=question,
+            session=f"livedeck-{self._session_id(session)}"[:64],
+            trace=uuid.uuid4().hex,
+        )
+        answer = await self._call("POST", f"{API}/v1/nlp/model/reply", _NlpAnswer, body=body)
+        if answer.error_message:
+            raise PlatformError(
+                f"The Q&A library answered: {answer.error_message}", permanent=True, code="qa"
+            )
+        return answer.answer or None
+
+    def mic_endpoint(self, session: LiveSession) -> MicEndpoint | None:
+        """The microphone WebSocket, with the session token in its URL as the vendor asks."""
+        # Streaming Voice Takeover: clientType, sessionId and Authorization go in the query.
+        if not session.session_token:
+            raise PlatformError("The session has no microphone token yet", permanent=True)
+        base = (
+            self.account.base_url.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        )
+        query = urlencode(
+            {
+                "clientType": "BROWSER",
+                "sessionId": self._session_id(session),
+                "Authorization": f"Bearer {session.session_token}",
+            }
+        )
+        return MicEndpoint(
+            url=f"{base}/api/live-takeover-cc/v1/material/live/channel/command/microphone?{query}"
+        )
+
     @classmethod
     def parse_callback(cls, body: bytes) -> CallbackEvent:
         """Turn a status callback into a session event (status set) or a takeover event (status None)."""
@@ -497,6 +740,10 @@ class SoftSugarDriver(Driver):
             tts_query=_TtsQuery(content=script.opening_text, ssml=script.opening_ssml),
             backgrounds=backgrounds,
         )
+        if room.live_type == "interactive":
+            # quick_response and opening_words are for interactive digital humans only.
+            scene.quick_response = script.quick_reply_list() or None
+            scene.opening_words = script.opening_words or None
         return _LiveScript(
             version="0.0.2",
             recycle=0,
@@ -586,6 +833,22 @@ class SoftSugarDriver(Driver):
             ) from None
         except ValueError:
             raise PlatformError("The vendor's answer is not JSON", code="malformed") from None
+
+
+def _takeover_param(item: TakeoverRequest) -> _TakeoverParam:
+    """Live Stream Takeover JSON; TTS wins over audio when both are given, as the vendor says."""
+    if not item.text and not item.audio_url:
+        raise PlatformError("A takeover needs text or an audio file", permanent=True)
+
+    def overlay(o: Overlay) -> _Overlay:
+        return _Overlay(url=o.url, rect=list(o.rect), start=o.start_ms, duration=o.duration_ms)
+
+    return _TakeoverParam(
+        tts_query=_TtsQuery(content=item.text, ssml=item.ssml) if item.text else None,
+        audio=item.audio_url or None,
+        foregrounds=[overlay(o) for o in item.foregrounds] or None,
+        backgrounds=overlay(item.background) if item.background else None,
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -55,3 +55,58 @@
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 })();
+
+// Takeover composer and queue.
+(function () {
+  "use strict";
+
+  function csrf() { return document.querySelector("meta[name=csrf-token]").content; }
+
+  // The vendor needs at least 10 characters of text.
+  window.livedeckCount = function (form) {
+    var area = form.querySelector("textarea[data-count]");
+    if (!area) return;
+    var n = area.value.trim().length, min = parseInt(area.dataset.count, 10);
+    var count = form.querySelector(".count");
+    count.querySelector(".n").textContent = n;
+    count.classList.toggle("short", n > 0 && n < min);
+    count.classList.toggle("ok", n >= min);
+  };
+
+  function showKind(form) {
+    var kind = (form.querySelector("input[name=kind]:checked") || {}).value;
+    form.querySelector(".when-text").hidden = kind === "audio";
+    form.querySelector(".when-audio").hidden = kind !== "audio";
+  }
+
+  document.addEventListener("input", function (e) {
+    var form = e.target.closest("#composer");
+    if (form) { livedeckCount(form); showKind(form); }
+  });
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest("#composer");
+    if (form) showKind(form);
+  });
+
+  // Drag to reorder: the position sent is the place in the vendor's queue (1 plays next).
+  function sortable(root) {
+    root.querySelectorAll("ol.sortable").forEach(function (list) {
+      if (list._sortable || !window.Sortable) return;
+      list._sortable = Sortable.create(list, {
+        animation: 120, handle: ".grip", filter: ".pinned, .empty", preventOnFilter: false,
+        onMove: function (e) { return !e.related.classList.contains("pinned"); },
+        onEnd: function (e) {
+          if (e.oldIndex === e.newIndex) return;
+          var url = list.dataset.moveUrl.replace("/0/move/", "/" + e.item.dataset.id + "/move/");
+          var body = new URLSearchParams({ position: String(e.newIndex) });
+          fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": csrf() } }).then(function (r) {
+            if (!r.ok) return r.text().then(function (t) { window.livedeckToast(t || "The queue was not reordered."); });
+          });
+        },
+      });
+    });
+  }
+  document.addEventListener("htmx:load", function (e) { sortable(e.detail.elt.parentElement || document); });
+  document.addEventListener("htmx:wsAfterMessage", function () { sortable(document); });
+  document.addEventListener("DOMContentLoaded", function () { sortable(document); });
+})();

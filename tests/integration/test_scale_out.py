@@ -61,21 +61,19 @@ def test_console_on_one_web_process_sees_a_start_served_by_another(
     host = UserFactory(roles=["host"])
     room = RoomFactory(account=account, hosts=[host])
 
-    with closing(login(web_a, host.username)) as on_a:
-        with ConsoleSocket(web_b, room.pk, on_a.cookies["sessionid"]) as on_b:
-            first = on_b.wait_for(
-                lambda html: 'id="room-live"' in html, timeout=10, what="the first fragment"
-            )
-            assert state_of(first) == "idle"
+    on_a = login(web_a, host.username)
+    with closing(on_a), ConsoleSocket(web_b, room.pk, on_a.cookies["sessionid"]) as on_b:
+        first = on_b.wait_for(lambda html: 'id="room-live"' in html, timeout=10, what="the first fragment")
+        assert state_of(first) == "idle"
 
-            started = room_action(on_a, room.pk, "start")
-            assert started.status_code == 200, started.text
-            assert state_of(started.text) == "creating"
+        started = room_action(on_a, room.pk, "start")
+        assert started.status_code == 200, started.text
+        assert state_of(started.text) == "creating"
 
-            # Pushed by daphne A while it served the POST, delivered by daphne B.
-            on_b.wait_for_state("creating", timeout=10)
-            on_b.wait_for_state("live", timeout=20)
+        # Pushed by daphne A while it served the POST, delivered by daphne B.
+        on_b.wait_for_state("creating", timeout=10)
+        on_b.wait_for_state("live", timeout=20)
 
-            stopped = room_action(on_a, room.pk, "stop")
-            assert stopped.status_code == 200, stopped.text
-            on_b.wait_for_state("ended", timeout=20)
+        stopped = room_action(on_a, room.pk, "stop")
+        assert stopped.status_code == 200, stopped.text
+        on_b.wait_for_state("ended", timeout=20)

@@ -7,6 +7,7 @@ SoftSugar as its document describes it; Redis (channel layer, Celery broker) is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import threading
@@ -19,6 +20,7 @@ import pytest
 from celery.signals import before_task_publish
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from rooms import services
@@ -117,16 +119,25 @@ class GroupListener:
         await layer.group_add(self.group, channel)
         # A probe through the group proves the subscription is live before the test acts.
         await layer.group_send(self.group, {"type": "probe"})
-        while not self._stop.is_set():
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), 0.1)
-            except TimeoutError:
-                continue
-            if message["type"] == "probe":
-                self._ready.set()
-            else:
-                self.messages.put(message)
-        await layer.group_discard(self.group, channel)
+        # One receive at a time, never cancelled while listening: the Pub/Sub layer takes a
+        # cancelled receive for a consumer leaving and unsubscribes its channel.
+        receiving = asyncio.ensure_future(layer.receive(channel))
+        try:
+            while not self._stop.is_set():
+                done, _ = await asyncio.wait({receiving}, timeout=0.05)
+                if not done:
+                    continue
+                message = receiving.result()
+                receiving = asyncio.ensure_future(layer.receive(channel))
+                if message["type"] == "probe":
+                    self._ready.set()
+                else:
+                    self.messages.put(message)
+        finally:
+            await layer.group_discard(self.group, channel)
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiving
 
     def __enter__(self) -> GroupListener:
         self._thread.start()
@@ -136,6 +147,7 @@ class GroupListener:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+        assert not self._thread.is_alive(), "the listener did not leave the group"
 
     def next(self, timeout: float = 5) -> dict[str, Any]:
         return self.messages.get(timeout=timeout)
@@ -972,3 +984,44 @@ def test_closing_an_orphan_closes_it_on_the_vendor_and_ends_our_row(vendor: Call
     assert session.state == LiveState.ENDED
     assert session.reason == "Closed as an orphan."
     assert body_of(fake.requests[0]) == {"sessionId": VENDOR_ID}
+
+
+def test_heartbeats_claim_sessions_before_sending_so_a_second_beat_skips_them(
+    vendor: Callable[..., Vendor],
+) -> None:
+    due_session()
+    seen: list[int] = []
+    # The vendor answers from the event loop's thread; let it look through this test's
+    # connection (the test thread waits meanwhile), as a second beat would look at the table.
+    test_connection = connections["default"]
+
+    def heartbeat(request: httpx.Request) -> httpx.Response:
+        now = test_connection.ops.adapt_datetimefield_value(timezone.now())
+        with test_connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM rooms_livesession WHERE next_heartbeat_at <= %s", [now])
+            seen.append(cursor.fetchone()[0])
+        return ok()
+
+    vendor(heartbeat=heartbeat)
+    test_connection.inc_thread_sharing()
+    try:
+        assert services.heartbeats_send_due().sent == 1
+    finally:
+        test_connection.dec_thread_sharing()
+
+    assert seen == [0]
+
+
+def test_a_heartbeat_batch_broadcasts_each_room_once_even_when_a_session_drops(
+    vendor: Callable[..., Vendor],
+) -> None:
+    vendor(heartbeat=refused(1001, "session not exist"), stat=stat(50))
+    session = due_session()
+
+    with GroupListener(session.room.group_name) as console:
+        services.heartbeats_send_due()
+        message = console.next()
+        quiet = console.nothing()
+
+    assert 'data-state="dropped"' in message["html"]
+    assert quiet

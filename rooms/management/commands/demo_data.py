@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.templatetags.static import static
 
+from materials.models import Material
 from rooms.models import PlatformAccount, Room, Script
 from rooms.selectors import HOST, PRODUCER, STAFF
 
@@ -24,6 +25,18 @@ OPENING = (
     "大家好，欢迎来到今天的直播间！Welcome to tonight's show: we have new arrivals, "
     "a few surprises, and I will answer your questions live. Stay with us."
 )
+
+
+QUICK_REPLIES = [
+    "Thanks for the question! Let me check and come back to you in a moment.",
+    "Welcome to everyone who just joined us!",
+    "Great question, the link is pinned at the top of the chat.",
+]
+# The sandbox plays an audio takeover for the #duration its URL gives.
+DEMO_AUDIO = [
+    ("Jingle (sandbox)", "https://assets.livedeck.local/audio/jingle.mp3#duration=4", 4.0),
+    ("Product intro (sandbox)", "https://assets.livedeck.local/audio/product-intro.mp3#duration=12", 12.0),
+]
 
 
 class Command(BaseCommand):
@@ -78,6 +91,8 @@ class Command(BaseCommand):
                 "voice_language": "zh-CN",
                 "voice_volume": 100,
                 "opening_text": OPENING,
+                "opening_words": "Hello everyone, welcome to the live stream!",
+                "quick_replies": "\n".join(QUICK_REPLIES),
                 "background_name": "Studio",
                 # Served by LiveDeck itself, so the sandbox's program monitor shows it offline.
                 "background_url": f"{settings.SITE_URL}{static('livedeck/demo/studio.png')}",
@@ -86,6 +101,7 @@ class Command(BaseCommand):
         host = User.objects.get(username=HOST)
         rooms = []
         for kind, label in PlatformAccount.Kind.choices:
+            softsugar = kind == PlatformAccount.Kind.SOFTSUGAR
             account, _ = PlatformAccount.objects.get_or_create(
                 name=f"Sandbox {label.split()[-1]}",
                 defaults={
@@ -101,10 +117,17 @@ class Command(BaseCommand):
                     "account": account,
                     "script": script,
                     "description": f"Rehearsal room on the sandbox's {label} platform.",
+                    # Interactive, for quick replies; the sandbox keeps a demo Q&A library as demo-qa.
+                    "live_type": Room.LiveType.INTERACTIVE if softsugar else Room.LiveType.LIVE,
+                    "qa_library": "demo-qa" if softsugar else "",
                 },
             )
             room.hosts.add(host)
             rooms.append(room)
+        for name, url, seconds in DEMO_AUDIO:
+            Material.objects.get_or_create(
+                kind=Material.Kind.AUDIO, name=name, defaults={"url": url, "duration_seconds": seconds}
+            )
         return rooms
 
     def _write_sandbox_accounts(self) -> None:

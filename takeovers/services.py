@@ -1,0 +1,346 @@
+"""Takeovers and their queue: what the host makes the avatar say, in the vendor's order.
+
+The vendor's queue is the truth. Every change (a send, a drag, a cancel) is followed by
+reading the vendor's queue back, and every console is shown that order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from config.celery import app as celery_app
+from rooms.models import LiveSession
+from rooms.platforms import call
+from rooms.platforms.base import Overlay, PlatformError, TakeoverRequest, TakeoverState
+from rooms.services import ActionRefused, room_broadcast
+from takeovers.models import QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
+
+log = logging.getLogger(__name__)
+
+MIN_TEXT = 10  # the vendor's minimum for a takeover's text
+# Vendor callback codes (SoftSugar 34/36/37/39) and microphone socket codes (20/19/18).
+PROGRESS_CODES = {
+    "34": TakeoverState.QUEUED,
+    "36": TakeoverState.PLAYING,
+    "37": TakeoverState.DONE,
+    "39": TakeoverState.FAILED,
+    "ws20": TakeoverState.QUEUED,
+    "ws19": TakeoverState.PLAYING,
+    "ws18": TakeoverState.DONE,
+}
+EARLY_EVENT_SECONDS = 120
+
+
+def _enqueue(task: str, *args: Any) -> None:
+    transaction.on_commit(lambda: celery_app.send_task(f"takeovers.tasks.{task}", args=args))
+
+
+def _load(takeover_id: int) -> Takeover:
+    return Takeover.objects.select_related("session__account", "session__room").get(pk=takeover_id)
+
+
+def _broadcast(session: LiveSession) -> None:
+    if session.room_id:
+        room_broadcast(room_id=session.room_id)
+
+
+def _check_live(session: LiveSession) -> None:
+    if not session.is_open or session.stop_requested or not session.vendor_session_id:
+        raise ActionRefused("The room is not live: start it before taking over.")
+
+
+# Sending ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A takeover as the host composed it, before it is stored."""
+
+    kind: str = Takeover.Kind.TEXT
+    content: str = ""
+    audio_url: str = ""
+    foreground_url: str = ""
+    background_url: str = ""
+    quick_reply_index: int | None = None
+    interrupt: bool = False
+    position: int | None = None
+    source: str = Takeover.Source.HOST
+
+
+def takeover_enqueue(*, session: LiveSession, draft: Draft, user: Any = None) -> Takeover:
+    """Store a takeover and send it to the vendor from a task. Raises ActionRefused, in words."""
+    _check_live(session)
+    content = draft.content.strip()
+    if draft.kind in (Takeover.Kind.TEXT, Takeover.Kind.SSML) and len(content) < MIN_TEXT:
+        raise ActionRefused(
+            f"A takeover needs at least {MIN_TEXT} characters of text; this has {len(content)}."
+        )
+    if draft.kind == Takeover.Kind.AUDIO and not draft.audio_url:
+        raise ActionRefused("Pick an audio material (or give an audio URL) to play.")
+    if draft.position is not None and draft.position < 1:
+        raise ActionRefused("Positions start at 1: the takeover after the one playing.")
+    if not draft.interrupt and draft.kind != Takeover.Kind.QUICK_REPLY:
+        waiting = session.takeovers.active().count()
+        if waiting >= QUEUE_LIMIT:
+            raise ActionRefused(
+                f"The queue already holds {waiting} takeovers, the platform's limit of {QUEUE_LIMIT}. "
+                "Cancel some, wait for them to play, or play this one now."
+            )
+    with transaction.atomic():
+        takeover = Takeover.objects.create(
+            session=session,
+            kind=draft.kind,
+            content=content,
+            audio_url=draft.audio_url,
+            foreground_url=draft.foreground_url,
+            background_url=draft.background_url,
+            quick_reply_index=draft.quick_reply_index,
+            interrupt=draft.interrupt,
+            requested_position=draft.position,
+            source=draft.source,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        TakeoverEvent.objects.create(takeover=takeover, state=TakeoverState.PENDING, at=takeover.created_at)
+        _enqueue("takeover_send", takeover.pk)
+    _broadcast(session)
+    return takeover
+
+
+def takeover_send(*, takeover_id: int) -> None:
+    """Send a stored takeover to the vendor. Not retried: a takeover that timed out may have
+    reached the vendor, and the avatar saying it twice is worse than the host resending it."""
+    takeover = _load(takeover_id)
+    if takeover.takeover_state is not TakeoverState.PENDING:
+        return
+    session = takeover.session
+    try:
+        if takeover.kind == Takeover.Kind.QUICK_REPLY:
+            receipt = call(session.account, lambda d: d.quick_reply(session, takeover.quick_reply_index or 0))
+        else:
+            item = _request(takeover)
+            receipt = call(
+                session.account,
+                lambda d: d.takeover(
+                    session, item, position=takeover.requested_position, interrupt=takeover.interrupt
+                ),
+            )
+    except PlatformError as exc:
+        reason = f"The platform did not take it: {exc}"
+        if not exc.permanent:
+            reason += ". It may not have been said; send it again if needed."
+        takeover_mark(takeover=takeover, state=TakeoverState.FAILED, note=reason)
+        _broadcast(session)
+        return
+    now = timezone.now()
+    Takeover.objects.filter(pk=takeover.pk).update(trace_id=receipt.trace_id, sent_at=now)
+    takeover.trace_id, takeover.sent_at = receipt.trace_id, now
+    takeover_mark(takeover=takeover, state=TakeoverState.SENT, at=now, note=receipt.message)
+    if receipt.state is not TakeoverState.SENT:
+        takeover_mark(takeover=takeover, state=receipt.state, code=receipt.vendor_code, at=now)
+    # Callbacks that overtook the vendor's answer were parked under the trace id.
+    for code, note, at in cache.get(_early_key(session.pk, receipt.trace_id), []):
+        takeover_mark(takeover=takeover, state=PROGRESS_CODES[code], code=code, note=note, at=at)
+    cache.delete(_early_key(session.pk, receipt.trace_id))
+    queue_sync(session=session)
+
+
+def _request(takeover: Takeover) -> TakeoverRequest:
+    foregrounds = (
+        (Overlay(url=takeover.foreground_url, rect=(0, 0, 1080, 1920)),) if takeover.foreground_url else ()
+    )
+    background = Overlay(url=takeover.background_url) if takeover.background_url else None
+    return TakeoverRequest(
+        text=takeover.content if takeover.kind != Takeover.Kind.AUDIO else "",
+        ssml=takeover.kind == Takeover.Kind.SSML,
+        audio_url=takeover.audio_url,
+        foregrounds=foregrounds,
+        background=background,
+    )
+
+
+def takeover_mark(
+    *, takeover: Takeover, state: TakeoverState, code: str = "", note: str = "", at: datetime | None = None
+) -> bool:
+    """Move a takeover forward to `state`, with the time; a late or repeated report changes nothing."""
+    at = at or timezone.now()
+    current = takeover.takeover_state
+    if STATE_RANK[state] <= STATE_RANK[current]:
+        return False
+    changes: dict[str, Any] = {"state": state.value}
+    if code:
+        changes["vendor_code"] = code
+    stamp = STAMPS.get(state)
+    if stamp and getattr(takeover, stamp) is None:
+        changes[stamp] = at
+    if state is TakeoverState.FAILED and note:
+        changes["failure_reason"] = note[:500]
+    if not state.is_active:
+        changes["queue_position"] = None
+    if not Takeover.objects.filter(pk=takeover.pk, state=current.value).update(**changes):
+        takeover.refresh_from_db()
+        return takeover_mark(takeover=takeover, state=state, code=code, note=note, at=at)
+    for name, value in changes.items():
+        setattr(takeover, name, value)
+    TakeoverEvent.objects.create(
+        takeover=takeover, state=state.value, vendor_code=code, note=note[:500], at=at
+    )
+    return True
+
+
+# Progress from the vendor -----------------------------------------------------------------
+
+
+def _early_key(session_id: int, trace_id: str) -> str:
+    return f"takeover-early:{session_id}:{trace_id}"
+
+
+def takeover_progress(*, session: LiveSession, trace_id: str, code: str, note: str = "") -> bool:
+    """Apply a vendor's report on a takeover (callback 34/36/37/39, or mic socket 20/19/18)."""
+    state = PROGRESS_CODES.get(code)
+    if state is None or not trace_id:
+        return False
+    now = timezone.now()
+    takeover = Takeover.objects.filter(session=session, trace_id=trace_id).first()
+    if takeover is None:
+        # The vendor's report overtook its own answer to the send: keep it for the sender.
+        key = _early_key(session.pk, trace_id)
+        cache.set(key, [*cache.get(key, []), (code, note, now)], EARLY_EVENT_SECONDS)
+        return False
+    if takeover.cancel_requested_at and state is TakeoverState.DONE:
+        state = TakeoverState.CANCELLED  # the vendor reports a cancelled one as completed
+    changed = takeover_mark(takeover=takeover, state=state, code=code, note=note, at=now)
+    if changed:
+        if not state.is_active:
+            queue_sync(session=session)
+        else:
+            _broadcast(session)
+    return changed
+
+
+# The queue --------------------------------------------------------------------------------
+
+
+def queue_sync(*, session: LiveSession) -> list[str]:
+    """Read the vendor's queue and show it: positions follow it, and takeovers it no longer
+    holds are no longer waiting."""
+    try:
+        order = call(session.account, lambda d: d.queue(session))
+    except PlatformError as exc:
+        log.warning("queue of session %s not read: %s", session.pk, exc)
+        _broadcast(session)
+        return []
+    positions = {trace_id: index for index, trace_id in enumerate(order, start=1)}
+    for takeover in session.takeovers.active().exclude(trace_id=""):
+        position = positions.get(takeover.trace_id)
+        if position is None and takeover.takeover_state in (TakeoverState.QUEUED, TakeoverState.QUEUEING):
+            # Gone from the vendor's queue without a report: it played while we were not told.
+            takeover_mark(takeover=takeover, state=TakeoverState.DONE, note="left the vendor's queue")
+        elif position != takeover.queue_position:
+            Takeover.objects.filter(pk=takeover.pk).update(queue_position=position)
+    _broadcast(session)
+    return order
+
+
+def queue_reorder(*, session: LiveSession, takeover: Takeover, position: int) -> None:
+    """A host dragged a takeover to `position` (1 plays right after the one playing)."""
+    _check_live(session)
+    if not takeover.is_active or not takeover.trace_id:
+        raise ActionRefused("Only a takeover waiting in the queue can be moved.")
+    if position < 1:
+        raise ActionRefused("The takeover playing now cannot be moved.")
+    Takeover.objects.filter(pk=takeover.pk).update(queue_position=position)
+    _enqueue("queue_reorder", takeover.pk, position)
+
+
+def queue_reorder_on_vendor(*, takeover_id: int, position: int) -> None:
+    """Apply a drag on the vendor, then show every console the vendor's true order."""
+    takeover = _load(takeover_id)
+    session = takeover.session
+    if takeover.is_active and takeover.trace_id:
+        try:
+            call(session.account, lambda d: d.reorder(session, takeover.trace_id, position))
+        except PlatformError as exc:
+            log.info("reorder of takeover %s refused: %s", takeover_id, exc)
+    queue_sync(session=session)
+
+
+def takeover_cancel(*, session: LiveSession, takeovers: list[Takeover] | None) -> int:
+    """Cancel these takeovers, or every active one when None. Returns how many were asked."""
+    _check_live(session)
+    active = session.takeovers.active()
+    chosen = list(active if takeovers is None else active.filter(pk__in=[t.pk for t in takeovers]))
+    if not chosen:
+        raise ActionRefused("Nothing is queued or playing to cancel.")
+    Takeover.objects.filter(pk__in=[t.pk for t in chosen], cancel_requested_at=None).update(
+        cancel_requested_at=timezone.now()
+    )
+    _enqueue("takeover_cancel", session.pk, None if takeovers is None else [t.pk for t in chosen])
+    _broadcast(session)
+    return len(chosen)
+
+
+def takeover_cancel_on_vendor(*, session_id: int, takeover_ids: list[int] | None) -> None:
+    """Cancel on the vendor (one call: ids joined, or all), then mark what it cancelled."""
+    session = LiveSession.objects.select_related("account").get(pk=session_id)
+    active = session.takeovers.active()
+    chosen = list(active if takeover_ids is None else active.filter(pk__in=takeover_ids))
+    sent = [t for t in chosen if t.trace_id]
+    try:
+        call(
+            session.account,
+            lambda d: d.cancel(session, None if takeover_ids is None else [t.trace_id for t in sent]),
+        )
+    except PlatformError as exc:
+        Takeover.objects.filter(pk__in=[t.pk for t in chosen]).update(cancel_requested_at=None)
+        for takeover in chosen:
+            TakeoverEvent.objects.create(
+                takeover=takeover, state=takeover.state, note=f"cancel refused: {exc}"
+            )
+        _broadcast(session)
+        return
+    now = timezone.now()
+    for takeover in chosen:
+        takeover_mark(takeover=takeover, state=TakeoverState.CANCELLED, note="cancelled by the host", at=now)
+    queue_sync(session=session)
+
+
+# Quick replies and Q&A ----------------------------------------------------------------------
+
+
+def quick_reply_fire(*, session: LiveSession, index: int, user: Any = None) -> Takeover:
+    """Fire the script's quick reply `index` (interactive rooms)."""
+    room = session.room
+    if room is None or room.live_type != "interactive":
+        raise ActionRefused("Quick replies are for interactive rooms.")
+    replies = room.script.quick_reply_list()
+    if not -1 <= index < len(replies):
+        raise ActionRefused("That quick reply is not in the room's script.")
+    if session.takeovers.filter(kind=Takeover.Kind.QUICK_REPLY).active().exists():
+        raise ActionRefused("A quick reply is already playing; the platform plays one at a time.")
+    draft = Draft(
+        kind=Takeover.Kind.QUICK_REPLY, content=replies[index] if index >= 0 else "", quick_reply_index=index
+    )
+    return takeover_enqueue(session=session, draft=draft, user=user)
+
+
+def qa_ask(*, session: LiveSession, question: str) -> str | None:
+    """Ask the room's Q&A library; the host decides whether to play the answer."""
+    _check_live(session)
+    question = question.strip()
+    if not question:
+        raise ActionRefused("Type the audience's question first.")
+    room = session.room
+    if room is None or not room.qa_library:
+        raise ActionRefused("This room has no Q&A library: a producer sets it in the room's settings.")
+    library = room.qa_library
+    try:
+        return call(session.account, lambda d: d.ask(session, question, library=library))
+    except PlatformError as exc:
+        raise ActionRefused(f"The Q&A library did not answer: {exc}") from exc

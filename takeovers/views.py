@@ -1,0 +1,106 @@
+"""The console's takeover controls: composer, queue (drag, cancel), quick replies, Q&A."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from rooms import fragments
+from rooms.models import LiveSession, Room
+from rooms.selectors import operable_room, room_current_session
+from rooms.services import ActionRefused
+from takeovers import services
+from takeovers.forms import TakeoverForm
+
+
+def _refused(message: str, status: int = 409) -> HttpResponse:
+    """Shown to the host as a toast; nothing was changed."""
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _room_and_session(request: HttpRequest, pk: int) -> tuple[Room, LiveSession]:
+    room = operable_room(request.user, pk)
+    session = room_current_session(room)
+    if session is None or not session.is_open:
+        raise ActionRefused("The room is not live: start it before taking over.")
+    return room, session
+
+
+def _takeovers(room: Room) -> HttpResponse:
+    return HttpResponse(fragments.room_takeovers_html(room, room_current_session(room)))
+
+
+@login_required
+@require_POST
+def takeover_create(request: HttpRequest, pk: int) -> HttpResponse:
+    form = TakeoverForm(request.POST)
+    if not form.is_valid():
+        return _refused(form.first_error(), status=400)
+    try:
+        room, session = _room_and_session(request, pk)
+        services.takeover_enqueue(session=session, draft=form.draft(), user=request.user)
+    except ActionRefused as exc:
+        return _refused(str(exc))
+    return _takeovers(room)
+
+
+@login_required
+@require_POST
+def takeover_cancel(request: HttpRequest, pk: int, takeover_id: int | None = None) -> HttpResponse:
+    try:
+        room, session = _room_and_session(request, pk)
+        chosen = None if takeover_id is None else list(session.takeovers.filter(pk=takeover_id))
+        if chosen == []:
+            raise ActionRefused("That takeover is not in this live.")
+        services.takeover_cancel(session=session, takeovers=chosen)
+    except ActionRefused as exc:
+        return _refused(str(exc))
+    return _takeovers(room)
+
+
+@login_required
+@require_POST
+def takeover_move(request: HttpRequest, pk: int, takeover_id: int) -> HttpResponse:
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        return _refused("Say where to move it: a position from 1.", status=400)
+    try:
+        room, session = _room_and_session(request, pk)
+        takeover = session.takeovers.filter(pk=takeover_id).first()
+        if takeover is None:
+            raise ActionRefused("That takeover is not in this live.")
+        services.queue_reorder(session=session, takeover=takeover, position=position)
+    except ActionRefused as exc:
+        return _refused(str(exc))
+    return _takeovers(room)
+
+
+@login_required
+@require_POST
+def quick_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        index = int(request.POST.get("index", ""))
+    except ValueError:
+        return _refused("Pick a quick reply.", status=400)
+    try:
+        room, session = _room_and_session(request, pk)
+        services.quick_reply_fire(session=session, index=index, user=request.user)
+    except ActionRefused as exc:
+        return _refused(str(exc))
+    return _takeovers(room)
+
+
+@login_required
+@require_POST
+def qa_ask(request: HttpRequest, pk: int) -> HttpResponse:
+    question = request.POST.get("question", "")
+    try:
+        room, session = _room_and_session(request, pk)
+        answer = services.qa_ask(session=session, question=question)
+    except ActionRefused as exc:
+        return _refused(str(exc))
+    context = {"room": room, "question": question.strip(), "answer": answer}
+    return render(request, "rooms/console.html#qa_answer", context)
