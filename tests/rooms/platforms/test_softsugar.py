@@ -227,6 +227,13 @@ def test_capabilities_add_the_program_monitor_only_on_sandbox_accounts() -> None
         Capability.AUDIENCE_TOKEN,
         Capability.RUNNING_LIST,
         Capability.HISTORY,
+        Capability.TAKEOVER_INTERRUPT,
+        Capability.TAKEOVER_QUEUE,
+        Capability.REORDER,
+        Capability.CANCEL_ONE,
+        Capability.QUICK_REPLY,
+        Capability.QA,
+        Capability.MIC,
     }
     assert sandbox_driver.capabilities == vendor_driver.capabilities | {Capability.PREVIEW}
 
