@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import World, goal, header, raise_open_files, ratio, spread  # noqa: E402
+from bench.common import World, goal, header, raise_open_files, ratio, spread
 
 SESSION_RX = re.compile(r"<dt>Session</dt><dd><code>([^<]*)</code>")
 SENT_RX = re.compile(r'class="heartbeats-sent">(\d+)<')
@@ -38,7 +39,9 @@ PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--consoles", default="10,100,1000", help="console counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=20, help="callbacks per console count")
     parser.add_argument("--burst", type=int, default=300, help="events in each burst")
@@ -64,7 +67,7 @@ def main() -> None:
         asyncio.run(serve_receivers(args))
         return
     # Before anything is started: daphne inherits the limit, and needs a socket per console.
-    limit = raise_open_files(max(args.counts + [args.burst_consoles]) * 3 + 1024)
+    limit = raise_open_files(max([*args.counts, args.burst_consoles]) * 3 + 1024)
     budget = 300 + sum(60 + c * 0.05 + args.rounds * 2 for c in args.counts) * 2 + 240
     with World("fanout", budget=budget, keep=args.keep) as world:
         # This process's ORM calls run between awaits on purpose (never while timing).
@@ -114,7 +117,11 @@ def new_session(room: Any, account: Any, vendor_session_id: str) -> None:
 
     LiveSession.objects.filter(room=room).open().update(state=LiveState.ENDED, ended_at=timezone.now())
     LiveSession.objects.create(
-        room=room, account=account, state=LiveState.CREATING, vendor_session_id=vendor_session_id, auto_start=False
+        room=room,
+        account=account,
+        state=LiveState.CREATING,
+        vendor_session_id=vendor_session_id,
+        auto_start=False,
     )
 
 
@@ -245,10 +252,13 @@ async def run(world: World, args: argparse.Namespace, limit: int) -> dict[str, A
         for n in args.counts:
             started = time.monotonic()
             consoles += await asyncio.gather(*(add_console() for _ in range(n - len(consoles))))
-            print(f"-- {n} consoles connected ({time.monotonic() - started:.1f}s); {args.rounds} callbacks", flush=True)
+            print(
+                f"-- {n} consoles connected ({time.monotonic() - started:.1f}s); {args.rounds} callbacks",
+                flush=True,
+            )
             latencies: list[float] = []
             lost = 0
-            for index in range(args.rounds):
+            for index in range(-1, args.rounds):  # round -1 warms up, and is not counted
                 sid = f"fan-{n}-{index}"
                 key = f"{sid}#0"
                 new_session(room, account, sid)
@@ -256,18 +266,21 @@ async def run(world: World, args: argparse.Namespace, limit: int) -> dict[str, A
                 sent_at = time.monotonic()
                 answer = await http.post(callback_url, json=callback_body(sid))
                 answer.raise_for_status()
-                with _suppress_timeout():
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(done.wait(), WAIT)
                 got = [c.got[key] - sent_at for c in consoles[:n] if key in c.got]
-                latencies += got
-                lost += n - len(got)
+                if index >= 0:
+                    latencies += got
+                    lost += n - len(got)
                 await asyncio.sleep(0.05)
             results["path"][n] = {"lat": latencies, "lost": lost, "events": args.rounds * n}
         # The payload the baseline sends: a real fragment of this room.
         from rooms import fragments
         from rooms.selectors import room_current_session
 
-        sample_html = await sync_to_async(lambda: fragments.room_live_html(room, room_current_session(room)))()
+        sample_html = await sync_to_async(
+            lambda: fragments.room_live_html(room, room_current_session(room))
+        )()
 
         # Bursts to the first `burst_consoles` consoles: drop the others first.
         keep = args.burst_consoles
@@ -275,8 +288,11 @@ async def run(world: World, args: argparse.Namespace, limit: int) -> dict[str, A
             await console.close()
         consoles = consoles[:keep]
         await asyncio.sleep(1)
-        results["burst"]["callbacks"] = await burst_callbacks(args, http, callback_url, room, account, consoles)
+        results["burst"]["callbacks"] = await burst_callbacks(
+            args, http, callback_url, room, account, consoles
+        )
         results["burst"]["room_broadcast"] = await burst_broadcasts(args, room, account, consoles)
+        results["burst"]["group_send"] = await burst_group_send(args, room, sample_html, consoles)
         for console in consoles:
             await console.close()
 
@@ -285,17 +301,11 @@ async def run(world: World, args: argparse.Namespace, limit: int) -> dict[str, A
         print(f"-- baseline: channel layer to {n} receivers", flush=True)
         results["layer"][n] = await layer_rounds(stack.redis_url, n, args.rounds, sample_html)
     print(f"-- baseline: channel layer burst of {args.burst} to {args.burst_consoles} receivers", flush=True)
-    results["burst"]["layer"] = await layer_burst(stack.redis_url, args.burst_consoles, args.burst, sample_html)
+    results["burst"]["layer"] = await layer_burst(
+        stack.redis_url, args.burst_consoles, args.burst, sample_html
+    )
     results["payload_bytes"] = len(sample_html.encode())
     return results
-
-
-class _suppress_timeout:  # noqa: N801
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, *rest: Any) -> bool:
-        return exc_type is asyncio.TimeoutError
 
 
 async def burst_callbacks(
@@ -346,7 +356,34 @@ async def burst_broadcasts(
     return await burst_outcome(keys, consoles, started, sent)
 
 
-async def burst_outcome(keys: list[str], consoles: list[Console], started: float, sent: float) -> dict[str, Any]:
+async def burst_group_send(
+    args: argparse.Namespace, room: Any, html: str, consoles: list[Console]
+) -> dict[str, Any]:
+    """The delivery half alone, at full speed: fragments rendered beforehand, published back
+    to back on the room's group through the project's channel layer; daphne's consumers
+    push them to the consoles."""
+    from channels.layers import get_channel_layer
+
+    print(f"-- burst: {args.burst} group_send calls to {len(consoles)} consoles", flush=True)
+    layer = get_channel_layer()
+    assert layer is not None
+    session = SESSION_RX.search(html)
+    assert session and SENT_RX.search(html), "the fragment shows no session or heartbeat count"
+    keys, pages = [], []
+    for index in range(1, args.burst + 1):
+        page = SESSION_RX.sub("<dt>Session</dt><dd><code>burst-gs</code>", html)
+        pages.append(SENT_RX.sub(f'class="heartbeats-sent">{index}<', page))
+        keys.append(f"burst-gs#{index}")
+    started = time.monotonic()
+    for page in pages:
+        await layer.group_send(room.group_name, {"type": "room.state", "html": page})
+    sent = time.monotonic() - started
+    return await burst_outcome(keys, consoles, started, sent)
+
+
+async def burst_outcome(
+    keys: list[str], consoles: list[Console], started: float, sent: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline and not all(k in c.got for c in consoles for k in keys):
         await asyncio.sleep(0.05)
@@ -477,12 +514,13 @@ async def layer_rounds(redis_url: str, n: int, rounds: int, html: str) -> dict[s
     async with Receivers(redis_url, n) as receivers:
         layer = RedisPubSubChannelLayer(hosts=[redis_url], prefix=receivers.prefix)
         sent: dict[str, float] = {}
-        for index in range(rounds):
+        for index in range(-1, rounds):  # round -1 warms up, and is not counted
             key = f"layer-{n}-{index}"
             done = receivers.event(key)
-            sent[key] = time.monotonic()
+            if index >= 0:
+                sent[key] = time.monotonic()
             await layer.group_send(receivers.group, {"type": "room.state", "html": html, "key": key})
-            with _suppress_timeout():
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), WAIT)
             await asyncio.sleep(0.05)
         result = await receivers.finish()
@@ -501,7 +539,7 @@ async def layer_burst(redis_url: str, n: int, burst: int, html: str) -> dict[str
         for key in keys:
             await layer.group_send(receivers.group, {"type": "room.state", "html": html, "key": key})
         send_seconds = time.monotonic() - started
-        with _suppress_timeout():
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(receivers.event(keys[-1]).wait(), WAIT)
         await asyncio.sleep(0.5)
         result = await receivers.finish()
@@ -531,29 +569,37 @@ async def layer_burst(redis_url: str, n: int, burst: int, html: str) -> dict[str
 def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     ms = 1000
     print()
-    print(f"time from callback POST to every console having the new state, ms "
-          f"(baseline: bare channel-layer group_send, {results['payload_bytes']} B payload)")
+    print(
+        f"time from callback POST to every console having the new state, ms "
+        f"(baseline: bare channel-layer group_send, {results['payload_bytes']} B payload)"
+    )
     print(f"  {'consoles':>8}  {'path':<22} {'p50':>8} {'p99':>8} {'max':>8} {'lost':>10}")
     for n in args.counts:
-        for name, data in (("callback -> consoles", results["path"][n]), ("channel layer alone", results["layer"][n])):
+        for name, data in (
+            ("callback -> consoles", results["path"][n]),
+            ("channel layer alone", results["layer"][n]),
+        ):
             s = spread(data["lat"])
             print(
                 f"  {n:>8}  {name:<22} {s['p50'] * ms:8.1f} {s['p99'] * ms:8.1f} {s['max'] * ms:8.1f} "
                 f"{data['lost']:>5}/{data['events']}"
             )
         path, layer = spread(results["path"][n]["lat"]), spread(results["layer"][n]["lat"])
-        print(f"  {'':>8}  {'ratio path / layer':<22} {ratio(path['p50'], layer['p50']):7.1f}x "
-              f"{ratio(path['p99'], layer['p99']):7.1f}x {ratio(path['max'], layer['max']):7.1f}x")
+        print(
+            f"  {'':>8}  {'ratio path / layer':<22} {ratio(path['p50'], layer['p50']):7.1f}x "
+            f"{ratio(path['p99'], layer['p99']):7.1f}x {ratio(path['max'], layer['max']):7.1f}x"
+        )
     print()
     print("bursts")
     for name, label in (
         ("callbacks", "callbacks, back to back"),
         ("room_broadcast", "room_broadcast, back to back"),
+        ("group_send", "group_send to daphne, prerendered"),
         ("layer", "channel layer alone"),
     ):
         b = results["burst"][name]
         print(
-            f"  {label:<30} {b['events']} events to {b['consoles']}: sent in {b['send_seconds']:.2f}s "
+            f"  {label:<34} {b['events']} events to {b['consoles']}: sent in {b['send_seconds']:.2f}s "
             f"({b['events'] / b['send_seconds']:.0f}/s), all in after {b['all_in_seconds']:.2f}s; "
             f"lost {b['lost']}, out of order {b['out_of_order']}"
         )
@@ -562,18 +608,31 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     if 100 in results["path"]:
         s = spread(results["path"][100]["lat"])
         lost = results["path"][100]["lost"]
-        print(goal("p99 at most 150 ms at 100 consoles with nothing lost", s["p99"] <= 0.150 and lost == 0,
-                   f"p99 {s['p99'] * ms:.1f} ms, lost {lost}"))
+        print(
+            goal(
+                "p99 at most 150 ms at 100 consoles with nothing lost",
+                s["p99"] <= 0.150 and lost == 0,
+                f"p99 {s['p99'] * ms:.1f} ms, lost {lost}",
+            )
+        )
     else:
         print("  [----] p99 at most 150 ms at 100 consoles: 100 consoles not measured")
-    bursts = [results["burst"]["callbacks"], results["burst"]["room_broadcast"]]
+    bursts = [results["burst"][name] for name in ("callbacks", "room_broadcast", "group_send")]
     lost = sum(b["lost"] for b in bursts)
-    print(goal(f"a burst of {args.burst} events to {args.burst_consoles} consoles loses nothing", lost == 0,
-               f"lost {bursts[0]['lost']} (callbacks), {bursts[1]['lost']} (room_broadcast)"))
+    print(
+        goal(
+            f"a burst of {args.burst} events to {args.burst_consoles} consoles loses nothing",
+            lost == 0,
+            f"lost {bursts[0]['lost']} (callbacks), {bursts[1]['lost']} (room_broadcast), "
+            f"{bursts[2]['lost']} (group_send)",
+        )
+    )
     if 1000 in results["path"]:
         s = spread(results["path"][1000]["lat"])
-        print(f"  [info] 1000 consoles: p50 {s['p50'] * ms:.1f} ms, p99 {s['p99'] * ms:.1f} ms, "
-              f"max {s['max'] * ms:.1f} ms, lost {results['path'][1000]['lost']}")
+        print(
+            f"  [info] 1000 consoles: p50 {s['p50'] * ms:.1f} ms, p99 {s['p99'] * ms:.1f} ms, "
+            f"max {s['max'] * ms:.1f} ms, lost {results['path'][1000]['lost']}"
+        )
     raw = {
         "path": {n: {**spread(d["lat"]), "lost": d["lost"]} for n, d in results["path"].items()},
         "layer": {n: {**spread(d["lat"]), "lost": d["lost"]} for n, d in results["layer"].items()},

@@ -15,6 +15,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 import rooms.routing  # noqa: E402
+import takeovers.routing  # noqa: E402
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
 
@@ -22,7 +23,9 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(rooms.routing.websocket_urlpatterns))
+            AuthMiddlewareStack(
+                URLRouter(rooms.routing.websocket_urlpatterns + takeovers.routing.websocket_urlpatterns)
+            )
         ),
     }
 )

@@ -330,8 +330,9 @@ def heartbeats_send_due(*, limit: int | None = None) -> HeartbeatReport:
 
 # httpcore's pool does work quadratic in its connection count on every request it starts or
 # ends (encode/httpcore#1035): 200 connections in one pool cost ~12 ms of CPU per heartbeat.
-# Several small pools carry the same concurrency for a fraction of that.
-POOL_CONNECTIONS = 25
+# Pools of 10 carry the same concurrency for ~2 ms (bench/heartbeats.py); fewer, larger
+# pools cost more per request, more pools more client set-up (an SSL context each).
+POOL_CONNECTIONS = 10
 
 
 async def _send_heartbeats(sessions: list[LiveSession]) -> list[_Outcome]:

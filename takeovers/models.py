@@ -128,7 +128,6 @@ class Takeover(models.Model):
             spans["cancel to silence"] = self.done_at - self.cancel_requested_at
         return spans
 
-
     def latency_words(self) -> list[str]:
         """The latencies as the console shows them: milliseconds under a second."""
         words = []

@@ -239,8 +239,9 @@ def queue_sync(*, session: LiveSession) -> list[str]:
     positions = {trace_id: index for index, trace_id in enumerate(order, start=1)}
     for takeover in session.takeovers.active().exclude(trace_id=""):
         position = positions.get(takeover.trace_id)
-        if position is None and takeover.takeover_state in (TakeoverState.QUEUED, TakeoverState.QUEUEING):
+        if position is None and takeover.takeover_state is TakeoverState.QUEUED:
             # Gone from the vendor's queue without a report: it played while we were not told.
+            # (Not so a QUEUEING one: 33 is still downloading and joins the queue only at 34.)
             takeover_mark(takeover=takeover, state=TakeoverState.DONE, note="left the vendor's queue")
         elif position != takeover.queue_position:
             Takeover.objects.filter(pk=takeover.pk).update(queue_position=position)

@@ -36,6 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Point everything at a Redis of our own before anything connects to one."""
     from django.conf import settings
 
+    # A test database of this run's own, so two runs on one machine cannot clobber each other.
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        settings.DATABASES["default"]["TEST"]["NAME"] = str(_RUN_DIR / "test.sqlite3")
     url = os.environ.get("LIVEDECK_TEST_REDIS_URL") or _services.start_redis()
     os.environ["REDIS_URL"] = url
     settings.REDIS_URL = url

@@ -187,7 +187,9 @@ class PlatformError(Exception):
         self.code = code
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.code})" if self.code else self.message
+        if self.code and self.code not in self.message:
+            return f"{self.message} ({self.code})"
+        return self.message
 
 
 class Driver:

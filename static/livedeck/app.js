@@ -88,15 +88,33 @@
     if (form) showKind(form);
   });
 
+  // A push that arrives mid-drag would replace the list under the host's hand and lose the
+  // drag: hold the latest one back until the row is dropped.
+  var dragging = false, held = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    if (!dragging || e.detail.target.id !== "takeovers") return;
+    e.detail.shouldSwap = false;
+    held = e.detail.fragment.firstElementChild.outerHTML;
+  });
+  function showHeld() {
+    var html = held;
+    held = null;
+    if (html && document.getElementById("takeovers")) htmx.swap("#takeovers", html, { swapStyle: "outerHTML" });
+  }
+
   // Drag to reorder: the position sent is the place in the vendor's queue (1 plays next).
   function sortable(root) {
     root.querySelectorAll("ol.sortable").forEach(function (list) {
       if (list._sortable || !window.Sortable) return;
       list._sortable = Sortable.create(list, {
         animation: 120, handle: ".grip", filter: ".pinned, .empty", preventOnFilter: false,
+        onStart: function () { dragging = true; held = null; },
         onMove: function (e) { return !e.related.classList.contains("pinned"); },
         onEnd: function (e) {
-          if (e.oldIndex === e.newIndex) return;
+          dragging = false;
+          if (e.oldIndex === e.newIndex) return showHeld();
+          // After a move the server pushes the vendor's new order; what was held is older.
+          held = null;
           var url = list.dataset.moveUrl.replace("/0/move/", "/" + e.item.dataset.id + "/move/");
           var body = new URLSearchParams({ position: String(e.newIndex) });
           fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": csrf() } }).then(function (r) {

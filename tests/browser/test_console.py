@@ -17,15 +17,6 @@ pytestmark = [pytest.mark.browser]
 BADGE = "#room-live .badge"
 
 
-def _open_console(page: Page, room: Any) -> None:
-    """From the rooms list to the room's console, with its live link up."""
-    page.locator(f'article[data-room="{room.pk}"]').get_by_role("link", name="Open console").click()
-    page.wait_for_url(f"**/rooms/{room.pk}/")
-    expect(page.locator("#link .label")).to_have_text("Live updates on")
-    # Gone if the page ever reloads: every change below must arrive over the WebSocket.
-    page.evaluate(RECORD_STATES)
-
-
 # Every state the badge shows, in order, however briefly: a short state (CREATING) cannot slip
 # between two polls of the test.
 RECORD_STATES = """
@@ -42,6 +33,15 @@ RECORD_STATES = """
   new MutationObserver(record).observe(document.body, {subtree: true, childList: true, attributes: true});
 }
 """
+
+
+def _open_console(page: Page, room: Any) -> None:
+    """From the rooms list to the room's console, with its live link up."""
+    page.locator(f'article[data-room="{room.pk}"]').get_by_role("link", name="Open console").click()
+    page.wait_for_url(f"**/rooms/{room.pk}/")
+    expect(page.locator("#link .label")).to_have_text("Live updates on")
+    # Gone if the page ever reloads: every change below must arrive over the WebSocket.
+    page.evaluate(RECORD_STATES)
 
 
 def _states(page: Page) -> list[str]:
