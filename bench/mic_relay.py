@@ -40,7 +40,9 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TreeCPU, World, goal, header, percentile, raise_open_files, ratio  # noqa: E402
+from websockets.exceptions import ConnectionClosed
+
+from bench.common import TreeCPU, World, goal, header, percentile, raise_open_files, ratio
 
 FRAME = 640  # 20 ms of 16 kHz mono s16
 TICK = 0.020
@@ -254,9 +256,13 @@ class Stream:
             else:
                 self.late = max(self.late, -delay)
             STAMP.pack_into(payload, 0, i, time.monotonic_ns())
-            await self.ws.send(bytes(payload))
+            try:
+                await self.ws.send(bytes(payload))
+            except ConnectionClosed:
+                return  # the relay gave up on this stream: its words are in `messages`
             self.sent += 1
-        await self.ws.send(EOF)
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(EOF)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -580,8 +586,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     )
     grow = results["rss_end"] - results["rss_start"]
     print(
-        f"  daphne RSS: {results['rss_start']:.1f} MiB after warm-up, {results['rss_end']:.1f} MiB at the end "
-        f"({grow:+.1f} MiB over every run above)"
+        f"  daphne RSS: {results['rss_start']:.1f} MiB after warm-up, "
+        f"{results['rss_end']:.1f} MiB at the end ({grow:+.1f} MiB over every run above)"
     )
     fok = abs(f["sandbox_seconds"] - f["sent_seconds"]) <= 0.1 * f["sent_seconds"] and not f["errors"]
     print(

@@ -7,13 +7,15 @@ shows: connecting, talking, info, refused (a bad frame, the socket stays open), 
 closes after it), ended.
 
 Why a plain ASGI application and not a Channels consumer: this socket joins no group and takes no
-channel-layer message, so everything Channels adds sits on the per-frame path for nothing: a
+channel-layer message, so what a consumer adds would sit on the per-frame path for nothing: a
 channel name and a layer receive loop per socket, and for every frame a fresh task plus an
-`asyncio.wait` (`await_many_dispatch`) before the handler runs. On this 2-CPU machine a relay
-frame costs about the CPU of daphne's own frame parsing, so those extra steps were where the
-60-stream collapse began (see bench/README.md, "mic_relay"). The app still sits behind the same
-`AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))` as the room console, so origin
-and login are checked as everywhere else.
+`asyncio.wait` (`await_many_dispatch`) before the handler runs. Per-message overhead is the
+cost of this path (DESIGN.md, "Hot paths"), so the relay keeps only what it needs. Measured
+(bench/mic_relay.py, bench/README.md "mic_relay"): no frame lost or reordered up to 200 streams
+on one daphne, 2.3x-2.9x the CPU per frame of a bare websockets receiver, added p50 under 1 ms
+up to 60 streams, knee between 90 and 120. (A consumer variant was not run side by side.) The
+app still sits behind the same `AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))`
+as the room console, so origin and login are checked as everywhere else.
 
 Per connection, and once: the room (may this user run it?), its open session, the vendor's mic
 endpoint; then all queued and playing takeovers are cancelled (Streaming Voice Takeover: the
@@ -30,12 +32,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import websockets
-from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from channels.db import database_sync_to_async
 from django.utils import timezone
 from websockets.asyncio.client import ClientConnection
@@ -48,7 +49,8 @@ from rooms.services import room_broadcast
 from takeovers.models import Takeover
 from takeovers.services import takeover_mark, takeover_progress
 
-log = logging.getLogger(__name__)
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2  # mono s16
@@ -137,7 +139,7 @@ def _progress(session: LiveSession, trace_id: str, code: int) -> None:
 class MicRelay:
     """One push-to-talk socket: the browser on one side, the vendor's microphone on the other."""
 
-    def __init__(self, scope: dict[str, Any], receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         self.scope = scope
         self.receive = receive
         self.browser_send = send
@@ -146,12 +148,13 @@ class MicRelay:
         self.backlog_bytes = 0
         self.browser_open = False
         self.eof_sent = False
+        self.stopped = False
         self.finished = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.session: LiveSession | None = None
 
     @classmethod
-    async def asgi(cls, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    async def asgi(cls, scope: Any, receive: Receive, send: Send) -> None:
         await cls(scope, receive, send).run()
 
     # The browser side ----------------------------------------------------------------------
@@ -170,6 +173,7 @@ class MicRelay:
         if self.finished.is_set():
             return
         self.finished.set()
+        self.stopped = True  # a plain flag: the per-frame check
         await self.tell(state, words, code)
         if self.browser_open:
             self.browser_open = False
@@ -211,8 +215,8 @@ class MicRelay:
                     await self._refuse_frame(size)
                     continue
                 upstream = self.upstream
-                if upstream is None:
-                    if not self.finished.is_set():
+                if upstream is None or self.stopped:
+                    if not self.stopped:
                         await self._hold(frame)
                     continue
                 if upstream.transport.get_write_buffer_size() > MAX_PENDING:
@@ -276,8 +280,8 @@ class MicRelay:
 
     # The vendor side -----------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

@@ -20,7 +20,7 @@ from rooms.models import LiveSession
 from rooms.platforms import call
 from rooms.platforms.base import Overlay, PlatformError, TakeoverRequest, TakeoverState
 from rooms.services import ActionRefused, room_broadcast
-from takeovers.models import QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
+from takeovers.models import ACTIVE_STATES, QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def takeover_enqueue(*, session: LiveSession, draft: Draft, user: Any = None) ->
     if draft.position is not None and draft.position < 1:
         raise ActionRefused("Positions start at 1: the takeover after the one playing.")
     if not draft.interrupt and draft.kind != Takeover.Kind.QUICK_REPLY:
-        waiting = session.takeovers.active().count()
+        # Unsent ones count too: they will be in the vendor's queue in a moment.
+        waiting = session.takeovers.filter(state__in=[*ACTIVE_STATES, TakeoverState.PENDING]).count()
         if waiting >= QUEUE_LIMIT:
             raise ActionRefused(
                 f"The queue already holds {waiting} takeovers, the platform's limit of {QUEUE_LIMIT}. "
@@ -141,11 +142,14 @@ def takeover_send(*, takeover_id: int) -> None:
     now = timezone.now()
     Takeover.objects.filter(pk=takeover.pk).update(trace_id=receipt.trace_id, sent_at=now)
     takeover.trace_id, takeover.sent_at = receipt.trace_id, now
-    takeover_mark(takeover=takeover, state=TakeoverState.SENT, at=now, note=receipt.message)
+    # Callbacks that overtook the vendor's answer were parked under the trace id; the vendor
+    # had queued the takeover before any of them, so its answer's state is dated no later.
+    early = cache.get(_early_key(session.pk, receipt.trace_id), [])
+    answered = min([now, *(at for _, _, at in early)])
+    takeover_mark(takeover=takeover, state=TakeoverState.SENT, at=answered, note=receipt.message)
     if receipt.state is not TakeoverState.SENT:
-        takeover_mark(takeover=takeover, state=receipt.state, code=receipt.vendor_code, at=now)
-    # Callbacks that overtook the vendor's answer were parked under the trace id.
-    for code, note, at in cache.get(_early_key(session.pk, receipt.trace_id), []):
+        takeover_mark(takeover=takeover, state=receipt.state, code=receipt.vendor_code, at=answered)
+    for code, note, at in early:
         takeover_mark(takeover=takeover, state=PROGRESS_CODES[code], code=code, note=note, at=at)
     cache.delete(_early_key(session.pk, receipt.trace_id))
     queue_sync(session=session)
@@ -212,7 +216,11 @@ def takeover_progress(*, session: LiveSession, trace_id: str, code: str, note: s
         # The vendor's report overtook its own answer to the send: keep it for the sender.
         key = _early_key(session.pk, trace_id)
         cache.set(key, [*cache.get(key, []), (code, note, now)], EARLY_EVENT_SECONDS)
-        return False
+        # The sender may have stored the trace id and read what was kept between our lookup and
+        # our write: then nobody else will apply this report (applying it twice changes nothing).
+        takeover = Takeover.objects.filter(session=session, trace_id=trace_id).first()
+        if takeover is None:
+            return False
     if takeover.cancel_requested_at and state is TakeoverState.DONE:
         state = TakeoverState.CANCELLED  # the vendor reports a cancelled one as completed
     changed = takeover_mark(takeover=takeover, state=state, code=code, note=note, at=now)
@@ -290,14 +298,16 @@ def takeover_cancel(*, session: LiveSession, takeovers: list[Takeover] | None) -
 def takeover_cancel_on_vendor(*, session_id: int, takeover_ids: list[int] | None) -> None:
     """Cancel on the vendor (one call: ids joined, or all), then mark what it cancelled."""
     session = LiveSession.objects.select_related("account").get(pk=session_id)
+    if takeover_ids is not None:
+        # The vendor refuses the whole call if one id has just finished: ask only for what it holds.
+        queue_sync(session=session)
     active = session.takeovers.active()
     chosen = list(active if takeover_ids is None else active.filter(pk__in=takeover_ids))
-    sent = [t for t in chosen if t.trace_id]
+    sent = [t.trace_id for t in chosen if t.trace_id]
+    if takeover_ids is not None and not sent:
+        return
     try:
-        call(
-            session.account,
-            lambda d: d.cancel(session, None if takeover_ids is None else [t.trace_id for t in sent]),
-        )
+        call(session.account, lambda d: d.cancel(session, None if takeover_ids is None else sent))
     except PlatformError as exc:
         Takeover.objects.filter(pk__in=[t.pk for t in chosen]).update(cancel_requested_at=None)
         for takeover in chosen:

@@ -243,6 +243,14 @@ def test_the_limit_counts_only_takeovers_still_queued_or_playing() -> None:
     assert enqueue(session).state == TakeoverState.PENDING
 
 
+def test_the_limit_counts_takeovers_not_yet_sent_since_they_are_about_to_queue() -> None:
+    session = live_session()
+    for _ in range(QUEUE_LIMIT):
+        make_takeover(session, TakeoverState.PENDING, trace_id="")
+
+    assert "already holds 15 takeovers" in refusal(lambda: enqueue(session))
+
+
 def test_an_interrupt_is_taken_past_the_queue_limit_since_it_clears_the_queue() -> None:
     session = live_session()
     for _ in range(QUEUE_LIMIT):
@@ -523,6 +531,23 @@ def test_a_report_that_overtakes_the_send_answer_is_applied_once_the_trace_id_is
     assert states(takeover).count(state) == 1
 
 
+def test_a_playing_report_that_overtakes_the_send_answer_never_makes_a_negative_latency(
+    vendor: Vendor,
+) -> None:
+    session = live_session()
+    trace = uuid.uuid4().hex
+    takeover = enqueue(session)
+    services.takeover_progress(session=session, trace_id=trace, code="36")
+    vendor.traces = [trace]
+
+    services.takeover_send(takeover_id=takeover.pk)
+
+    takeover.refresh_from_db()
+    assert takeover.queued_at is not None and takeover.playing_at is not None
+    assert takeover.queued_at <= takeover.playing_at
+    assert all(span.total_seconds() >= 0 for span in takeover.latencies().values())
+
+
 def test_a_parked_report_for_another_session_is_not_applied(vendor: Vendor) -> None:
     session, other = live_session(), live_session()
     trace = uuid.uuid4().hex
@@ -640,6 +665,7 @@ def test_a_cancel_the_vendor_refuses_is_undone_and_logged(vendor: Vendor) -> Non
     vendor.refuse["cancel"] = ok({"isSuccess": False, "message": "commandTraceId not found: x"})
     session = live_session()
     takeover = make_takeover(session)
+    vendor.queue.append(takeover.trace_id)  # still in the vendor's queue, so the cancel is asked
     services.takeover_cancel(session=session, takeovers=[takeover])
 
     services.takeover_cancel_on_vendor(session_id=session.pk, takeover_ids=[takeover.pk])
@@ -648,6 +674,21 @@ def test_a_cancel_the_vendor_refuses_is_undone_and_logged(vendor: Vendor) -> Non
     assert (takeover.state, takeover.cancel_requested_at) == ("queued", None)
     event = TakeoverEvent.objects.get(takeover=takeover)
     assert event.note == "cancel refused: commandTraceId not found: x (cancel)"
+
+
+def test_a_cancel_asks_the_vendor_only_for_takeovers_it_still_holds(vendor: Vendor) -> None:
+    session = live_session()
+    finished, waiting = make_takeover(session), make_takeover(session)
+    vendor.queue.append(waiting.trace_id)  # the other one played out meanwhile
+    services.takeover_cancel(session=session, takeovers=[finished, waiting])
+
+    services.takeover_cancel_on_vendor(session_id=session.pk, takeover_ids=[finished.pk, waiting.pk])
+
+    cancels = [json.loads(r.content) for r in vendor.requests if r.url.path.endswith("/cancel")]
+    assert [c["commandTraceId"] for c in cancels] == [waiting.trace_id]
+    finished.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (finished.state, waiting.state) == ("done", "cancelled")
 
 
 # Latencies ------------------------------------------------------------------------------------
