@@ -362,10 +362,26 @@ async def _send_heartbeats(sessions: list[LiveSession]) -> list[_Outcome]:
                     # Refused outright: the vendor probably closed the session. Ask why.
                     try:
                         return _Outcome(session, error=exc, status=await driver.status(session))
-                    except PlatformError:
-                        return _Outcome(session, error=exc)
+                    except PlatformError as unknown:
+                        return _Outcome(session, error=exc, status=_forgotten(unknown))
 
         return list(await asyncio.gather(*(beat(index, session) for index, session in enumerate(sessions))))
+
+
+# Refusals that say the account is wrong, not the session: the session may still be billing.
+ACCOUNT_REFUSED = {"401", "403"}
+
+
+def _forgotten(error: PlatformError) -> LiveStatus | None:
+    """The state of a session the vendor refuses to report on: dropped, when the vendor
+    answers but no longer knows it (as after a sandbox restart); unknown otherwise."""
+    if not error.permanent or error.code in ACCOUNT_REFUSED:
+        return None
+    return LiveStatus(
+        state=LiveState.DROPPED,
+        vendor_code=error.code,
+        reason=f"The platform no longer knows this session: {error}",
+    )
 
 
 def _record_heartbeats(outcomes: list[_Outcome]) -> int:

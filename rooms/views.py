@@ -61,7 +61,7 @@ def room_list(request: HttpRequest) -> HttpResponse:
 def room_console(request: HttpRequest, pk: int) -> HttpResponse:
     room = _operable_room(request, pk)
     session = room_current_session(room)
-    history = LiveSession.objects.filter(room=room).order_by("-created_at")[:8]
+    history = LiveSession.objects.filter(room=room).exclude(pk=getattr(session, "pk", None))[:8]
     context = {
         **fragments.live_context(room, session),
         **fragments.takeovers_context(room, session),

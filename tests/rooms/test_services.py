@@ -895,6 +895,33 @@ def test_a_refused_heartbeat_then_stat_50_marks_the_session_dropped(vendor: Call
     assert fake.requests[1].url.params["sessionId"] == VENDOR_ID
 
 
+def test_a_session_the_vendor_no_longer_knows_is_marked_dropped_with_the_reason(
+    vendor: Callable[..., Vendor],
+) -> None:
+    vendor(heartbeat=refused(404, "session not found"), stat=refused(404, "session not found"))
+    session = due_session(vendor_session_id=VENDOR_ID)
+
+    report = services.heartbeats_send_due()
+
+    session.refresh_from_db()
+    assert session.state == LiveState.DROPPED
+    assert session.reason.startswith("The platform no longer knows this session: session not found")
+    assert report.closed == 1
+
+
+def test_a_refused_token_never_drops_a_session_that_may_still_be_billing(
+    vendor: Callable[..., Vendor],
+) -> None:
+    vendor(heartbeat=httpx.Response(401), stat=httpx.Response(401))
+    session = due_session()
+
+    services.heartbeats_send_due()
+
+    session.refresh_from_db()
+    assert session.state == LiveState.LIVE
+    assert session.heartbeat_failures == 1
+
+
 def test_a_refused_heartbeat_of_a_session_still_live_only_counts_a_failure(
     vendor: Callable[..., Vendor],
 ) -> None:
