@@ -1,4 +1,5 @@
-"""The Celery app. One beat entry fans heartbeats out to every session due one."""
+"""The Celery app. One beat entry fans heartbeats out to every session due one; another
+syncs the platforms' catalogs every few hours."""
 
 import os
 
@@ -19,4 +20,9 @@ def schedule_heartbeats(sender: Celery, **kwargs: object) -> None:
         settings.HEARTBEAT_SCAN_SECONDS,
         sender.signature("rooms.tasks.heartbeats_send_due"),
         name="heartbeats",
+    )
+    sender.add_periodic_task(
+        settings.CATALOG_SYNC_SECONDS,
+        sender.signature("materials.tasks.catalog_sync_all"),
+        name="catalog-sync",
     )

@@ -205,6 +205,8 @@ HEARTBEAT_RISK_AFTER = env_int("HEARTBEAT_RISK_AFTER", 3)
 # A session still CREATING is asked for its status this often until it settles.
 STATUS_POLL_SECONDS = env_float("STATUS_POLL_SECONDS", 3.0)
 STATUS_POLL_LIMIT = env_int("STATUS_POLL_LIMIT", 100)
+# The platforms' catalogs (voices, anchors, public materials) are fetched again this often.
+CATALOG_SYNC_SECONDS = env_int("CATALOG_SYNC_SECONDS", 6 * 3600)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -225,3 +227,12 @@ TAKEOVER_LOG_LENGTH = env_int("TAKEOVER_LOG_LENGTH", 30)
 
 # The MQTT broker Guiji sessions speak through (mqtt_bridge).
 MQTT_URL = env("MQTT_URL", "mqtt://127.0.0.1:1883")
+# The bridge flags a Guiji session whose heartbeats stop arriving after this many seconds
+# (the vendor sends one every few seconds), and looks for new sessions to watch this often.
+GUIJI_SILENT_SECONDS = env_float("GUIJI_SILENT_SECONDS", 15.0)
+MQTT_BRIDGE_SCAN_SECONDS = env_float("MQTT_BRIDGE_SCAN_SECONDS", 0.5)
+# A session made this long ago whose StreamPlay the bridge did not hear is asked for its play
+# addresses instead (3.16).
+GUIJI_STREAM_GRACE_SECONDS = env_float("GUIJI_STREAM_GRACE_SECONDS", 5.0)
+# How long a Guiji MQTT request waits for its reply.
+GUIJI_REPLY_SECONDS = env_float("GUIJI_REPLY_SECONDS", 15.0)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("rooms.urls")),
     path("", include("takeovers.urls")),
+    path("materials/", include("materials.urls")),
 ]

@@ -8,24 +8,34 @@ from django.template.loader import render_to_string
 
 from rooms.models import LiveSession, Room
 from rooms.platforms import driver_class
-from rooms.platforms.base import Capability, LiveState, PlatformError
+from rooms.platforms.base import Capability, Driver, LiveState, PlatformError
 
 
 def capabilities(room: Room) -> set[str]:
     """What the room's platform can do, as the template reads it; empty when it has no driver."""
     try:
-        caps = driver_class(room.account.kind).base_capabilities
+        driver = driver_class(room.account.kind)
     except PlatformError:
         return set()
-    if room.account.sandbox:
+    caps = driver.base_capabilities
+    if room.account.sandbox and driver.preview is not Driver.preview:
         caps = caps | {Capability.PREVIEW}
     return {cap.value for cap in caps}
 
 
-def actions(session: LiveSession | None) -> set[str]:
+def emulated(room: Room) -> set[str]:
+    """Capabilities the driver makes up with what the vendor has; the console says so."""
+    try:
+        return {cap.value for cap in driver_class(room.account.kind).emulated}
+    except PlatformError:
+        return set()
+
+
+def actions(session: LiveSession | None, caps: set[str]) -> set[str]:
     """The buttons that make sense now: a button a host cannot use is not shown."""
     if session is None or not session.is_open:
-        return {"start", "warm_up"}
+        # Warming up (ready, not yet streaming) needs a vendor that starts streams separately.
+        return {"start", "warm_up"} if Capability.SEPARATE_START.value in caps else {"start"}
     if session.stop_requested:
         return set()
     if session.live_state is LiveState.READY and not session.auto_start:
@@ -33,14 +43,26 @@ def actions(session: LiveSession | None) -> set[str]:
     return {"stop"}
 
 
+def now_playing(session: LiveSession | None) -> dict[str, Any] | None:
+    """Which paragraph of the show's script the avatar is on, where the vendor reports it."""
+    if session is None or not session.is_open:
+        return None
+    playing = session.vendor_data.get("now_playing")
+    show = [str(pcm) for pcm in session.vendor_data.get("playlist", [])]
+    if not playing or playing.get("pcm") not in show:
+        return None
+    return {"number": show.index(playing["pcm"]) + 1, "total": len(show), "status": playing.get("status")}
+
+
 def live_context(room: Room, session: LiveSession | None) -> dict[str, Any]:
     caps = capabilities(room)
     return {
+        "now_playing": now_playing(session),
         "room": room,
         "session": session,
         "caps": caps,
         "has_driver": bool(caps),
-        "actions": actions(session) if caps else set(),
+        "actions": actions(session, caps) if caps else set(),
     }
 
 
@@ -53,6 +75,7 @@ def takeovers_context(room: Room, session: LiveSession | None) -> dict[str, Any]
         "room": room,
         "session": session,
         "caps": capabilities(room),
+        "emulated": emulated(room),
         "queue_limit": QUEUE_LIMIT,
         **takeovers_for_console(open_session),
     }

@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from materials.models import GuijiSpeech
 from rooms.fields import EncryptedJSONField, mask
 from rooms.platforms.base import LiveState
 
@@ -31,7 +32,7 @@ class PlatformAccount(models.Model):
     # The credentials each kind needs, by name; the admin form asks for exactly these.
     CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
         Kind.SOFTSUGAR: ("token",),
-        Kind.GUIJI: ("app_id", "app_secret"),
+        Kind.GUIJI: ("app_id", "app_secret", "mqtt_url"),
         Kind.METASTUDIO: ("project_id", "access_key", "secret_key"),
     }
 
@@ -62,11 +63,12 @@ class PlatformAccount(models.Model):
         return reverse("callback", kwargs={"kind": self.kind, "key": self.callback_key})
 
 
-class Script(models.Model):
+class Script(GuijiSpeech):
     """What the avatar looks like, sounds like and says when a live opens.
 
     One scene for now: the anchor, the voice, the opening text and one background.
-    Ranges are the vendor's (softsugar-interactive-live-api.txt, live script JSON).
+    Ranges are the vendor's (softsugar-interactive-live-api.txt, live script JSON); the
+    Guiji speech settings (`GuijiSpeech`) say how Guiji speaks its texts and takeovers.
     """
 
     class BackgroundType(models.IntegerChoices):
@@ -161,6 +163,37 @@ class Room(models.Model):
         blank=True,
         help_text="The vendor's Q&A library for this room (its string id, not the number shown in lists).",
     )
+    # Guiji: the vendor's own room (3.2), the anchor scenes it may show, its layers and push targets.
+    vendor_room_id = models.CharField(
+        "vendor room id", max_length=100, blank=True, help_text="Set when LiveDeck creates the room there."
+    )
+    cutin_flag = models.BooleanField("hosts may cut in", default=True, help_text="Guiji: cutinFlag.")
+    anchor_scene = models.ForeignKey(
+        "materials.AnchorScene",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Guiji: the anchor scene a live opens with.",
+    )
+    switch_scenes = models.ManyToManyField(
+        "materials.AnchorScene",
+        blank=True,
+        related_name="+",
+        help_text="Guiji: other anchor scenes a host may switch to during a live.",
+    )
+    overlay_url = models.URLField(
+        "foreground image", max_length=500, blank=True, help_text="Guiji: an image over the avatar."
+    )
+    overlay_x = models.IntegerField(default=0)
+    overlay_y = models.IntegerField(default=0)
+    overlay_width = models.PositiveIntegerField(default=300)
+    overlay_height = models.PositiveIntegerField(default=300)
+    push_urls = models.TextField(
+        "RTMP push URLs",
+        blank=True,
+        help_text="Guiji: third-party platforms to push the stream to, one rtmp:// URL per line.",
+    )
     hosts = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="rooms", help_text="Hosts who may run this room."
     )
@@ -179,8 +212,19 @@ class Room(models.Model):
     def group_name(self) -> str:
         return f"room.{self.pk}"
 
+    def push_url_list(self) -> list[str]:
+        return [line.strip() for line in self.push_urls.splitlines() if line.strip()]
+
+    def scenes(self) -> list[Any]:
+        """The opening scene first, then the ones a host may switch to."""
+        first = [self.anchor_scene] if self.anchor_scene else []
+        return first + [scene for scene in self.switch_scenes.all() if scene != self.anchor_scene]
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        bad = [url for url in self.push_url_list() if not url.startswith(("rtmp://", "rtmps://"))]
+        if bad:
+            errors["push_urls"] = f"Push URLs start with rtmp:// or rtmps:// ({bad[0]} does not)."
         if self.resolution_width * self.resolution_height > 1920 * 1080:
             errors["resolution_height"] = "The vendor streams at most 1080p (1080 x 1920 or 1920 x 1080)."
         if self.external_rtc:
@@ -250,6 +294,9 @@ class LiveSession(models.Model):
     heartbeat_failures = models.PositiveIntegerField(default=0, help_text="Consecutive failed heartbeats.")
     heartbeats_sent = models.PositiveIntegerField(default=0)
     next_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # What the vendor needs kept between calls (Guiji: room id, MQTT topics, the show's playlist,
+    # play addresses, push targets); written by services from what the driver returns.
+    vendor_data = models.JSONField(default=dict, blank=True)
 
     objects = LiveSessionQuerySet.as_manager()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -85,21 +86,43 @@ def session_create(*, session_id: int) -> None:
             reason += ". If it opened after all, it is listed under Orphans."
         session_fail(session_id=session_id, reason=reason)
         return
-    next_heartbeat = _next_heartbeat(timezone.now())
+    # Vendors that send the heartbeats themselves (Guiji) are answered by the MQTT bridge.
+    caps = _capabilities(session.account.kind)
+    next_heartbeat = _next_heartbeat(timezone.now()) if Capability.HEARTBEAT in caps else None
     LiveSession.objects.filter(pk=session_id).update(
         vendor_session_id=info.vendor_session_id,
         session_token=info.session_token,
         next_heartbeat_at=next_heartbeat,
+        vendor_data=info.vendor_data,
     )
+    if Capability.VENDOR_HEARTBEAT in caps:
+        bridge_wake()
+    live_id = str(info.vendor_data.get("live_id", ""))
+    if live_id and room.vendor_room_id != live_id:
+        Room.objects.filter(pk=room.pk).update(vendor_room_id=live_id)
     session.vendor_session_id = info.vendor_session_id
     session.session_token = info.session_token
     session.next_heartbeat_at = next_heartbeat
+    session.vendor_data = info.vendor_data
     session_apply_status(session=session, status=info.status)
     session.refresh_from_db()
     if session.stop_requested and session.is_open:
         _enqueue("session_close", session.pk)
     elif session.live_state is LiveState.CREATING:
         _enqueue("session_poll", session.pk, 1, countdown=settings.STATUS_POLL_SECONDS)
+
+
+BRIDGE_CHANNEL = "livedeck:mqtt-bridge:wake"
+
+
+def bridge_wake() -> None:
+    """Tell the MQTT bridge a session was just opened, so it subscribes its topic at once
+    (before the vendor's first messages), not at its next scan."""
+    try:
+        with redis.Redis.from_url(settings.REDIS_URL) as client:
+            client.publish(BRIDGE_CHANNEL, b"scan")
+    except redis.RedisError as exc:
+        log.warning("could not wake the mqtt bridge (it scans on its own): %s", exc)
 
 
 def session_poll(*, session_id: int, attempt: int) -> None:
@@ -239,7 +262,12 @@ def session_apply_status(
         return session_apply_status(session=session, status=status, broadcast=broadcast, now=now)
     for name, value in changes.items():
         setattr(session, name, value)
-    if changes.get("state") == LiveState.READY and session.auto_start and not session.stop_requested:
+    if (
+        changes.get("state") == LiveState.READY
+        and session.auto_start
+        and not session.stop_requested
+        and Capability.SEPARATE_START in _capabilities(session.account.kind)
+    ):
         _enqueue("session_start", session.pk)
     if broadcast and session.room_id:
         room_broadcast(room_id=session.room_id)
@@ -273,6 +301,124 @@ def callback_receive(*, account: PlatformAccount, body: bytes) -> bool:
             session=session, trace_id=event.command_trace_id, code=event.command_code, note=event.detail
         )
     return session_apply_status(session=session, status=event.status)
+
+
+# Vendor-side data and the stage ---------------------------------------------------------
+
+
+def session_vendor_note(*, session_id: int, changes: dict[str, Any], broadcast: bool = True) -> None:
+    """Merge what the vendor told about a session (play addresses, what plays now, the stage)
+    into its `vendor_data`, and show it."""
+    with transaction.atomic():
+        session = LiveSession.objects.select_for_update().filter(pk=session_id).first()
+        if session is None:
+            return
+        merged = {**session.vendor_data, **changes}
+        if merged == session.vendor_data:
+            return
+        LiveSession.objects.filter(pk=session_id).update(vendor_data=merged)
+    if broadcast and session.room_id:
+        room_broadcast(room_id=session.room_id)
+
+
+# What each stage change needs from the platform.
+STAGE_ACTIONS = {
+    "background": Capability.BACKGROUND,
+    "anchor": Capability.ANCHOR_SWITCH,
+    "push_on": Capability.PUSH_STREAMS,
+    "push_off": Capability.PUSH_STREAMS,
+    "layout": Capability.ANCHOR_LAYOUT,
+}
+
+
+def stage_change(*, session: LiveSession, action: str, params: dict[str, Any]) -> None:
+    """A host changes the stage during a live (background, anchor, push targets, the avatar's
+    place); the platform is told in a task."""
+    if not session.is_open or session.stop_requested or not session.vendor_session_id:
+        raise ActionRefused("The stage can change only while a live is open.")
+    if STAGE_ACTIONS[action] not in _capabilities(session.account.kind):
+        raise ActionRefused(f"{session.account.get_kind_display()} cannot do that during a live.")
+    LiveSession.objects.filter(pk=session.pk).update(last_error="")
+    _enqueue("stage_apply", session.pk, action, params)
+
+
+def stage_apply(*, session_id: int, action: str, params: dict[str, Any]) -> None:
+    """Make the stage change on the platform and record it. Raises PlatformError when worth
+    retrying; a refusal is shown to the host."""
+    from rooms.platforms.base import AnchorLayout
+
+    session = _load(session_id)
+    if not session.is_open:
+        return
+    stage = dict(session.vendor_data.get("stage", {}))
+    try:
+        if action == "background":
+            call(session.account, lambda d: d.set_background(session, params["url"]))
+            stage["background"] = params["url"]
+        elif action == "anchor":
+            call(session.account, lambda d: d.switch_anchor(session, params["scene_code"]))
+            stage["scene"] = params["scene_code"]
+            stage["scene_name"] = params.get("scene_name", "")
+        elif action in ("push_on", "push_off"):
+            on = action == "push_on"
+            call(session.account, lambda d: d.push_streams(session, params["urls"], on=on))
+            pushing = [url for url in stage.get("pushing", []) if url not in params["urls"]]
+            stage["pushing"] = pushing + params["urls"] if on else pushing
+        elif action == "layout":
+            layout = AnchorLayout(**params)
+            call(session.account, lambda d: d.anchor_layout(session, layout))
+            stage["layout"] = params
+    except PlatformError as exc:
+        if not exc.permanent:
+            raise
+        session_note_error(session_id=session_id, message=f"The platform refused the change: {exc}")
+        return
+    session_vendor_note(session_id=session_id, changes={"stage": stage})
+
+
+# Heartbeats the vendor sends (Guiji, answered by the MQTT bridge) -------------------------
+
+
+def heartbeats_received(*, beats: dict[int, tuple[int, Any]]) -> None:
+    """Record heartbeats the bridge answered: per session, how many and when the last came."""
+    rooms: list[int] = []
+    for session_id, (count, last) in beats.items():
+        updated = LiveSession.objects.filter(pk=session_id, state__in=OPEN_STATES).update(
+            last_heartbeat_at=last,
+            heartbeats_sent=F("heartbeats_sent") + count,
+            heartbeat_failures=0,
+            last_heartbeat_ok=True,
+            last_heartbeat_error="",
+        )
+        if updated:
+            rooms.extend(LiveSession.objects.filter(pk=session_id).values_list("room_id", flat=True))
+    rooms_broadcast(room_ids=sorted({pk for pk in rooms if pk}))
+
+
+def heartbeats_flag_silent(*, session_ids: list[int], silent_after: float, interval: float) -> list[int]:
+    """Flag open sessions whose vendor stopped sending heartbeats: at risk, with the reason.
+    Returns the sessions flagged now."""
+    now = timezone.now()
+    flagged: list[int] = []
+    rooms: set[int] = set()
+    for session in LiveSession.objects.filter(pk__in=session_ids, state__in=OPEN_STATES):
+        since = session.last_heartbeat_at or session.ready_at or session.created_at
+        silent = (now - since).total_seconds()
+        if silent < silent_after:
+            continue
+        missed = max(1, int(silent // interval))
+        if not session.last_heartbeat_ok and session.heartbeat_failures == missed:
+            continue
+        LiveSession.objects.filter(pk=session.pk).update(
+            last_heartbeat_ok=False,
+            heartbeat_failures=missed,
+            last_heartbeat_error=f"No heartbeat from the platform for {silent:.0f} s",
+        )
+        flagged.append(session.pk)
+        if session.room_id:
+            rooms.add(session.room_id)
+    rooms_broadcast(room_ids=sorted(rooms))
+    return flagged
 
 
 # Heartbeats -----------------------------------------------------------------------------

@@ -68,3 +68,14 @@ def session_close(self: Task, session_id: int) -> None:
             session_id=session_id, message=f"Could not stop the live, it may still be billing: {exc}"
         ),
     )
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def stage_apply(self: Task, session_id: int, action: str, params: dict[str, Any]) -> None:
+    _retrying(
+        self,
+        lambda: services.stage_apply(session_id=session_id, action=action, params=params),
+        give_up=lambda exc: services.session_note_error(
+            session_id=session_id, message=f"The platform did not make the change: {exc}"
+        ),
+    )

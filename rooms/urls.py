@@ -7,6 +7,7 @@ urlpatterns = [
     path("rooms/<int:pk>/", views.room_console, name="room-console"),
     path("rooms/<int:pk>/edit/", views.room_edit, name="room-edit"),
     path("rooms/<int:pk>/actions/<str:action>/", views.room_action, name="room-action"),
+    path("rooms/<int:pk>/stage/<str:action>/", views.room_stage, name="room-stage"),
     path("rooms/<int:pk>/preview/", views.room_preview, name="room-preview"),
     path("rooms/<int:pk>/audience-token/", views.room_audience_token, name="room-audience-token"),
     path("scripts/", views.script_list, name="script-list"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from materials.models import Material
 from rooms import fragments, services
-from rooms.forms import RoomForm, ScriptForm
+from rooms.forms import AnchorForm, BackgroundForm, LayoutForm, PushForm, RoomForm, ScriptForm
 from rooms.models import LiveSession, PlatformAccount, Room, Script
 from rooms.platforms import call
 from rooms.platforms.base import Capability, PlatformError
@@ -69,6 +71,8 @@ def room_console(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": is_producer(request.user),
         "quick_replies": room.script.quick_reply_list(),
         "audio_materials": Material.objects.filter(kind=Material.Kind.AUDIO),
+        "image_materials": Material.objects.filter(kind=Material.Kind.IMAGE),
+        "scenes": room.scenes(),
     }
     return render(request, "rooms/console.html", context)
 
@@ -92,6 +96,49 @@ def room_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except services.ActionRefused as exc:
         return _refused(str(exc))
     return HttpResponse(fragments.room_live_html(room, session))
+
+
+def _form_problem(form: forms.Form) -> str:
+    return "; ".join(f"{error}" for errors in form.errors.values() for error in errors)
+
+
+@login_required
+@require_POST
+def room_stage(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """A host changes the stage during a live: background, anchor, push targets, the avatar's place."""
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    if action not in services.STAGE_ACTIONS:
+        return _refused("There is no such stage change.", status=404)
+    if session is None or not session.is_open:
+        return _refused("The stage can change only while a live is open.")
+    params: dict[str, Any]
+    if action == "background":
+        background = BackgroundForm(request.POST)
+        if not background.is_valid():
+            return _refused(_form_problem(background), status=400)
+        params = {"url": background.cleaned_data["url"]}
+    elif action == "anchor":
+        anchor = AnchorForm(request.POST, room=room)
+        if not anchor.is_valid():
+            return _refused("Pick one of the room's anchor scenes.", status=400)
+        scene = anchor.cleaned_data["scene"]
+        params = {"scene_code": scene.code, "scene_name": str(scene)}
+    elif action in ("push_on", "push_off"):
+        push = PushForm(request.POST)
+        if not push.is_valid():
+            return _refused(_form_problem(push), status=400)
+        params = {"urls": push.cleaned_data["urls"]}
+    else:
+        layout = LayoutForm(request.POST)
+        if not layout.is_valid():
+            return _refused(_form_problem(layout), status=400)
+        params = dict(layout.cleaned_data)
+    try:
+        services.stage_change(session=session, action=action, params=params)
+    except services.ActionRefused as exc:
+        return _refused(str(exc))
+    return HttpResponse(status=204)
 
 
 @login_required

@@ -1,5 +1,5 @@
-"""Test fixtures: a private Redis for the whole run, the sandbox, and a live LiveDeck stack
-(daphne, a Celery worker, beat) sharing the test database, all on loopback ports."""
+"""Test fixtures: a private Redis and MQTT broker for the whole run, the sandbox, and a live
+LiveDeck stack (daphne, a Celery worker, beat) sharing the test database, all on loopback ports."""
 
 from __future__ import annotations
 
@@ -48,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from config.celery import app
 
     app.conf.broker_url = url
+    # Every process the run starts (sandboxes included) inherits this broker through MQTT_URL.
+    mqtt = os.environ.get("LIVEDECK_TEST_MQTT_URL") or _services.start_broker()
+    os.environ["MQTT_URL"] = mqtt
+    settings.MQTT_URL = mqtt
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -55,10 +59,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def sandbox_url() -> Iterator[str]:
+def mqtt_url() -> str:
+    """The run's private MQTT broker (mosquitto on a loopback port), started in pytest_configure."""
+    return os.environ["MQTT_URL"]
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(mqtt_url: str) -> Iterator[str]:
     """The sandbox platform, running as `manage.py run_sandbox` does."""
     with Stack(_RUN_DIR / "sandbox") as stack:
-        yield stack.start_sandbox()
+        yield stack.start_sandbox(mqtt_url=mqtt_url)
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +77,12 @@ def live_stack(django_db_setup: Any, django_db_blocker: Any, sandbox_url: str) -
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    env = {**LIVE_ENV, "SANDBOX_URL": sandbox_url, "REDIS_URL": os.environ["REDIS_URL"]}
+    env = {
+        **LIVE_ENV,
+        "SANDBOX_URL": sandbox_url,
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "MQTT_URL": os.environ["MQTT_URL"],
+    }
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     stack = Stack(_RUN_DIR / "live", env=env)
@@ -76,6 +91,7 @@ def live_stack(django_db_setup: Any, django_db_blocker: Any, sandbox_url: str) -
         stack.start_web()
         stack.start_worker()
         stack.start_beat()
+        stack.start_bridge()
         yield stack
     finally:
         stack.stop()
@@ -116,3 +132,85 @@ def softsugar_account(transactional_db: None, live_stack: Stack) -> Any:
         f"{live_stack.web_urls[0]}{account.callback_path()}",
     )
     return account
+
+
+# Guiji ---------------------------------------------------------------------------------------
+
+# The sandbox's platform anchors (rooms/sandbox/guiji_catalog.py): what a catalog sync would store.
+GUIJI_SCENES = [
+    ("R12312", "Andy", "369590278856773", "Andy standing"),
+    ("R12312", "Andy", "369590278856774", "Andy at the desk"),
+]
+# Heartbeats every second, destroyed after 6 s unanswered; spoken fast so takeovers play in a second or two.
+GUIJI_CONFIG = {
+    "create_delay": 0.3,
+    "guiji_heartbeat_interval": 1.0,
+    "guiji_heartbeat_threshold": 6.0,
+    "speech_seconds_per_char": 0.03,
+    "min_sentence_seconds": 0.5,
+}
+
+
+@pytest.fixture
+def guiji_control(sandbox_control: httpx.Client) -> httpx.Client:
+    """The sandbox's control endpoints, with Guiji's timings shrunk for tests (reset after each)."""
+    sandbox_control.put("/_sandbox/config", json=GUIJI_CONFIG).raise_for_status()
+    return sandbox_control
+
+
+@pytest.fixture
+def guiji_account(transactional_db: None, live_stack: Stack, guiji_control: httpx.Client) -> Any:
+    """A Guiji account on the sandbox, speaking MQTT through the run's broker."""
+    from rooms.models import PlatformAccount
+
+    app_id = secrets.token_hex(8)
+    account = PlatformAccount.objects.create(
+        name=f"Sandbox Guiji {app_id[:6]}",
+        kind="guiji",
+        base_url=live_stack.sandbox_url,
+        sandbox=True,
+        credentials={
+            "app_id": app_id,
+            "app_secret": secrets.token_urlsafe(16),
+            "mqtt_url": os.environ["MQTT_URL"],
+        },
+    )
+    guiji_control.put(
+        f"/_sandbox/guiji/accounts/{app_id}", json={"appSecret": account.credential("app_secret")}
+    ).raise_for_status()
+    return account
+
+
+@pytest.fixture
+def guiji_host(transactional_db: None) -> Any:
+    from tests.factories import UserFactory
+
+    return UserFactory(roles=["host"])
+
+
+@pytest.fixture
+def guiji_room(guiji_account: Any, guiji_host: Any) -> Any:
+    """A room on the Guiji account that opens with Andy standing and may switch to Andy at the desk."""
+    from materials.models import Anchor, AnchorScene
+    from tests.factories import RoomFactory
+
+    scenes = []
+    for code, name, scene_code, scene_name in GUIJI_SCENES:
+        anchor, _ = Anchor.objects.get_or_create(
+            account=guiji_account, code=code, defaults={"name": name, "vendor_id": 12312}
+        )
+        scene, _ = AnchorScene.objects.get_or_create(
+            anchor=anchor,
+            code=scene_code,
+            defaults={
+                "name": scene_name,
+                "video_cover_url": f"https://assets.livedeck.local/guiji/scenes/{scene_code}_1080x1920.mp4",
+            },
+        )
+        scenes.append(scene)
+    room = RoomFactory(account=guiji_account, hosts=[guiji_host], anchor_scene=scenes[0])
+    # Xiaoyun, a platform voice of the sandbox's catalog.
+    room.script.tts_speaker, room.script.tts_source = "201", 10
+    room.script.save()
+    room.switch_scenes.add(scenes[1])
+    return room

@@ -1,7 +1,8 @@
 """LiveDeck's processes on free loopback ports, for tests and benchmarks.
 
-Everything real: redis-server, the sandbox (`manage.py run_sandbox`), daphne, Celery workers
-and beat, each a subprocess with its log in the stack's folder. A stack stops what it started.
+Everything real: redis-server, mosquitto, the sandbox (`manage.py run_sandbox`), daphne, Celery
+workers and beat, each a subprocess with its log in the stack's folder. A stack stops what it
+started.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def redis_binary() -> str:
     raise RuntimeError("redis-server is not installed (make deps installs it)")
 
 
+def mosquitto_binary() -> str:
+    # Debian installs the broker in sbin, which is not on every user's PATH.
+    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/local/sbin:/usr/sbin")
+    if found:
+        return found
+    raise RuntimeError("mosquitto is not installed (make deps installs it)")
+
+
 class Stack:
     """Start processes with `start_*`; `stop()` (or leaving the `with` block) ends them all."""
 
@@ -66,6 +75,8 @@ class Stack:
             **(env or {}),
         }
         self.redis_url = ""
+        self.mqtt_url = ""
+        self.bridge: subprocess.Popen[bytes] | None = None
         self.sandbox_url = ""
         self.web_urls: list[str] = []
 
@@ -102,11 +113,25 @@ class Stack:
         self.env["REDIS_URL"] = self.redis_url
         return self.redis_url
 
-    def start_sandbox(self, accounts_file: Path | None = None) -> str:
+    def start_broker(self, port: int | None = None) -> str:
+        """mosquitto on a loopback port (``port`` again to bring a stopped broker back where it was)."""
+        port = port or free_port()
+        conf = self.folder / f"mosquitto-{port}.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        proc = self._spawn("mosquitto", [mosquitto_binary(), "-c", str(conf)])
+        wait_for_port(port, proc, proc.log_path)  # type: ignore[attr-defined]
+        self.mqtt_url = f"mqtt://127.0.0.1:{port}"
+        self.env["MQTT_URL"] = self.mqtt_url
+        return self.mqtt_url
+
+    def start_sandbox(self, accounts_file: Path | None = None, mqtt_url: str | None = None) -> str:
+        """The sandbox; Guiji sessions speak through ``mqtt_url`` (else the stack's broker, if any)."""
         port = free_port()
         argv = [str(BIN / "python"), "manage.py", "run_sandbox", "--port", str(port)]
         if accounts_file:
             argv += ["--accounts", str(accounts_file)]
+        if mqtt_url or self.mqtt_url:
+            argv += ["--mqtt-url", mqtt_url or self.mqtt_url]
         proc = self._spawn("sandbox", argv)
         wait_for_port(port, proc, proc.log_path)  # type: ignore[attr-defined]
         self.sandbox_url = f"http://127.0.0.1:{port}"
@@ -135,6 +160,13 @@ class Stack:
         schedule = self.folder / "beat-schedule"
         argv = [str(BIN / "celery"), "-A", "config", "beat", "-l", "info", "-s", str(schedule)]
         return self._spawn("beat", argv)
+
+    def start_bridge(self) -> subprocess.Popen[bytes]:
+        """The MQTT bridge (Guiji sessions); `self.bridge` is the one running now."""
+        argv = [str(BIN / "python"), "manage.py", "mqtt_bridge"]
+        self.bridge = self._spawn(f"bridge-{sum('mqtt_bridge' in str(p.args) for p in self.procs)}", argv)
+        self._wait_for_log(self.bridge, "mqtt bridge running", timeout=30)
+        return self.bridge
 
     def _wait_for_log(self, proc: subprocess.Popen[bytes], word: str, timeout: float) -> None:
         log: Path = proc.log_path  # type: ignore[attr-defined]

@@ -23,9 +23,10 @@ T = TypeVar("T")
 
 def driver_class(kind: str) -> type[Driver]:
     """The driver for an account kind; raises PlatformError for a kind not built yet."""
+    from rooms.platforms.guiji import GuijiDriver
     from rooms.platforms.softsugar import SoftSugarDriver
 
-    drivers: dict[str, type[Driver]] = {SoftSugarDriver.kind: SoftSugarDriver}
+    drivers: dict[str, type[Driver]] = {SoftSugarDriver.kind: SoftSugarDriver, GuijiDriver.kind: GuijiDriver}
     try:
         return drivers[kind]
     except KeyError:

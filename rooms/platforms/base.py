@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -37,7 +37,8 @@ class Capability(enum.StrEnum):
     """What a driver can do; the console shows a control only when its capability is here."""
 
     SEPARATE_START = "separate_start"  # open_session and start are two calls
-    HEARTBEAT = "heartbeat"  # the vendor closes sessions whose heartbeat stops
+    HEARTBEAT = "heartbeat"  # LiveDeck sends heartbeats; the vendor closes sessions whose heartbeat stops
+    VENDOR_HEARTBEAT = "vendor_heartbeat"  # the vendor sends heartbeats; LiveDeck answers each (mqtt bridge)
     RTC = "rtc"  # the session streams over RTC and reports its app/channel/uid/token
     AUDIENCE_TOKEN = "audience_token"  # an RTC token for viewers can be requested
     RUNNING_LIST = "running_list"  # open sessions can be listed (orphan detection)
@@ -45,11 +46,19 @@ class Capability(enum.StrEnum):
     PREVIEW = "preview"  # a program monitor of what the avatar does (sandbox only)
     TAKEOVER_INTERRUPT = "takeover_interrupt"  # play a takeover now, cutting off what plays
     TAKEOVER_QUEUE = "takeover_queue"  # queue a takeover at a position
+    SSML = "ssml"  # a takeover's text may be SSML
+    TAKEOVER_OVERLAYS = "takeover_overlays"  # a takeover may bring its own foreground/background
     REORDER = "reorder"  # move a queued takeover (exact when the vendor reorders)
     CANCEL_ONE = "cancel_one"  # cancel chosen takeovers, not only all of them
     QUICK_REPLY = "quick_reply"  # fire one of the script's quick replies (interactive rooms)
     QA = "qa"  # ask the vendor's Q&A library
     MIC = "mic"  # push-to-talk: the host's voice drives the avatar
+    PLAY_ADDRESSES = "play_addresses"  # the vendor reports where to pull the stream (rtmp, rtsp, flv)
+    BACKGROUND = "background"  # change the background layer during a live
+    ANCHOR_SWITCH = "anchor_switch"  # switch the avatar to another anchor scene during a live
+    PUSH_STREAMS = "push_streams"  # push the stream to third-party RTMP URLs, on and off
+    ANCHOR_LAYOUT = "anchor_layout"  # move, resize and fade the avatar during a live
+    CATALOG = "catalog"  # voices, anchors and scenes, voice-change voices, public materials
 
 
 @dataclass(frozen=True)
@@ -73,11 +82,13 @@ class LiveStatus:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """What opening a session returns: the vendor's ids and the first status."""
+    """What opening a session returns: the vendor's ids and the first status, and what the
+    driver needs kept for later calls (stored on the session's `vendor_data`)."""
 
     vendor_session_id: str
     session_token: str
     status: LiveStatus
+    vendor_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,75 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class AnchorLayout:
+    """Where the avatar is drawn on the video, and how opaque (1.0) it is."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
+class CatalogVoice:
+    speaker: str
+    name: str
+    custom: bool
+    tts_source: int = 0
+    language: str = ""
+    gender: str = ""
+    sample_url: str = ""
+    cover_url: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogScene:
+    code: str
+    name: str
+    proportion: str = ""
+    posture: str = ""
+    duration_seconds: int | None = None
+    example_url: str = ""
+    video_cover_url: str = ""
+    cover_url: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogAnchor:
+    code: str
+    name: str
+    custom: bool
+    vendor_id: int | None = None
+    description: str = ""
+    cover_url: str = ""
+    scenes: tuple[CatalogScene, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogVoiceChange:
+    speaker: str
+    name: str
+    sample_url: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogCategory:
+    vendor_id: int
+    name: str
+    code: str = ""  # what the platform's material query asks for (Guiji 3.14)
+
+
+@dataclass(frozen=True)
+class CatalogMaterial:
+    vendor_id: int
+    name: str
+    kind: str = ""
+    url: str = ""
+    cover_url: str = ""
+
+
+@dataclass(frozen=True)
 class MicEndpoint:
     """Where the host's microphone audio goes: a WebSocket URL and the headers to open it with."""
 
@@ -201,6 +281,9 @@ class Driver:
 
     kind: ClassVar[str]
     base_capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Capabilities the driver makes up with what the vendor has (e.g. a reorder done as delete and
+    # insert); the console says so next to the control.
+    emulated: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, account: PlatformAccount, client: httpx.AsyncClient) -> None:
         self.account = account
@@ -208,8 +291,9 @@ class Driver:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        """The vendor's capabilities, plus the program monitor when the account is a sandbox."""
-        if self.account.sandbox:
+        """The vendor's capabilities, plus the program monitor when the account is a sandbox
+        and the driver can read the sandbox's monitor."""
+        if self.account.sandbox and type(self).preview is not Driver.preview:
             return self.base_capabilities | {Capability.PREVIEW}
         return self.base_capabilities
 
@@ -279,6 +363,46 @@ class Driver:
 
     async def ask(self, session: LiveSession, question: str, *, library: str) -> str | None:
         """The Q&A library's answer to `question`, or None when nothing matches."""
+        raise NotImplementedError
+
+    async def set_background(self, session: LiveSession, url: str) -> None:
+        """Show the image at `url` as the background layer."""
+        raise NotImplementedError
+
+    async def switch_anchor(self, session: LiveSession, scene_code: str) -> None:
+        """Show the anchor scene `scene_code` instead of the current one."""
+        raise NotImplementedError
+
+    async def push_streams(self, session: LiveSession, urls: list[str], *, on: bool) -> None:
+        """Start (`on`) or stop pushing the stream to these RTMP URLs."""
+        raise NotImplementedError
+
+    async def anchor_layout(self, session: LiveSession, layout: AnchorLayout) -> None:
+        """Move, resize or fade the avatar."""
+        raise NotImplementedError
+
+    async def catalog_voices(self) -> list[CatalogVoice]:
+        """Every TTS voice the account may use: the platform's and its own."""
+        raise NotImplementedError
+
+    async def catalog_anchors(self) -> list[CatalogAnchor]:
+        """Every anchor the account may use, with its scenes: the platform's and its own."""
+        raise NotImplementedError
+
+    async def catalog_voice_changes(self) -> list[CatalogVoiceChange]:
+        """The voice-change voices."""
+        raise NotImplementedError
+
+    async def voice_change_trial(self, speaker: str, text: str) -> str:
+        """The URL of `text` spoken in voice-change voice `speaker`, for a producer to hear."""
+        raise NotImplementedError
+
+    async def catalog_categories(self) -> list[CatalogCategory]:
+        """The public material categories."""
+        raise NotImplementedError
+
+    async def catalog_materials(self, category: CatalogCategory) -> list[CatalogMaterial]:
+        """The public materials of one category."""
         raise NotImplementedError
 
     def mic_endpoint(self, session: LiveSession) -> MicEndpoint | None:

@@ -424,6 +424,8 @@ class SoftSugarDriver(Driver):
             Capability.QUICK_REPLY,
             Capability.QA,
             Capability.MIC,
+            Capability.SSML,
+            Capability.TAKEOVER_OVERLAYS,
         }
     )
 

@@ -1,12 +1,13 @@
 """The sandbox ASGI application: vendor paths, ``/_sandbox`` control paths, faults and housekeeping.
 
-Vendor paths (``/api/...``) go through the fault switches; ``/_sandbox/...`` never does and is only
-served to loopback clients.
+Vendor paths (``/api/...``, ``/live-manager/...``) go through the fault switches; ``/_sandbox/...``
+never does and is only served to loopback clients. Guiji paths answer in Guiji's own envelope.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -16,6 +17,9 @@ from pydantic import ValidationError
 from .callbacks import CallbackSender
 from .config import SandboxConfig
 from .faults import Faults, apply_http_faults
+from .guiji import PREFIX as GUIJI_PREFIX
+from .guiji import Guiji
+from .guiji_state import GuijiError
 from .softsugar import SoftSugar
 from .softsugar_mic import MIC_PATH, serve_microphone
 from .web import (
@@ -41,12 +45,14 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 class SandboxApp:
     """One process holding every emulated vendor's state."""
 
-    def __init__(self, *, verbose: bool = False) -> None:
+    def __init__(self, *, verbose: bool = False, mqtt_url: str | None = None) -> None:
         self.verbose = verbose
+        self.mqtt_url = mqtt_url
         self.config = SandboxConfig()
         self.faults = Faults()
         self.callbacks = CallbackSender()
         self.softsugar = SoftSugar(self.config, self.callbacks)
+        self.guiji = Guiji(self.config, verbose=verbose)
         self.router = Router()
         self.router.add("GET", "/_sandbox/health", self.h_health)
         self.router.add("GET", "/_sandbox/config", self.h_get_config)
@@ -56,6 +62,7 @@ class SandboxApp:
         self.router.add("DELETE", "/_sandbox/faults", self.h_delete_faults)
         self.router.add("POST", "/_sandbox/reset", self.h_reset)
         self.softsugar.register(self.router)
+        self.guiji.register(self.router)
         self._sweeper: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,10 +76,16 @@ class SandboxApp:
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
 
+    def startup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Connect Guiji to its MQTT broker; ``serve()`` calls this before the first request."""
+        self.guiji.live.start(loop, self.mqtt_url)
+
     def _start_housekeeping(self) -> None:
         """Start the heartbeat sweep on first use (daphne has no lifespan events)."""
         if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+            loop = asyncio.get_running_loop()
+            self.startup(loop)
+            self._sweeper = loop.create_task(self._sweep_forever())
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -103,15 +116,23 @@ class SandboxApp:
         await response.send(send)
 
     async def _respond(self, request: Request) -> Response:
+        guiji = request.path.startswith(GUIJI_PREFIX)
         try:
             if request.path.startswith("/_sandbox/"):
                 if request.client_host not in LOOPBACK:
                     raise HttpError(403, "sandbox control is loopback only")
+            elif guiji:
+                expired = functools.partial(self.guiji.expired_token_fault, request.path)
+                await apply_http_faults(self.faults, request.path, expired_token=expired)
             else:
                 await apply_http_faults(self.faults, request.path)
             handler, request.path_params = self.router.resolve(request.method, request.path)
             return await handler(request)
+        except GuijiError as error:
+            return error.response()
         except HttpError as error:
+            if guiji:
+                return GuijiError(error.status, error.message, status=error.status).response()
             return error_response(error)
         except ApiError as error:
             if request.path.startswith("/_sandbox/"):  # control paths speak plain HTTP statuses
@@ -119,6 +140,8 @@ class SandboxApp:
             return error_response(error)
         except Exception:
             logger.exception("sandbox handler failed: %s %s", request.method, request.path)
+            if guiji:
+                return GuijiError(500, "sandbox internal error", status=500).response()
             return Response({"code": 500, "message": "sandbox internal error"}, status=500)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -167,6 +190,7 @@ class SandboxApp:
     async def h_reset(self, request: Request) -> Response:
         """Clear every session, undelivered callback, fault and config change; accounts stay."""
         await self.softsugar.reset()
+        await self.guiji.reset()
         await self.callbacks.reset()
         self._set_faults(Faults())
         self.config.restore_defaults()

@@ -16,7 +16,9 @@ class SandboxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    create_delay: float = Field(2.0, ge=0, description="seconds a SoftSugar session stays in 32 before 35")
+    create_delay: float = Field(
+        2.0, ge=0, description="seconds a SoftSugar session stays in 32, a Guiji session takes to make"
+    )
     heartbeat_threshold: float = Field(180.0, gt=0, description="seconds without heartbeat before 50")
     capacity: int = Field(1000, ge=0, description="open sessions the whole platform holds (else status 97)")
     prepare_delay: float = Field(0.0, ge=0, description="seconds every queued takeover takes to prepare")
@@ -24,6 +26,16 @@ class SandboxConfig(BaseModel):
     speech_seconds_per_char: float = Field(0.2, gt=0, description="speaking time per character")
     min_sentence_seconds: float = Field(1.0, ge=0, description="shortest time a sentence is spoken")
     default_audio_seconds: float = Field(5.0, gt=0, description="audio length when the URL has no #duration")
+    guiji_token_seconds: float = Field(3600.0, gt=0, description="a Guiji token's life since its last use")
+    guiji_session_seconds: float = Field(
+        30.0, gt=0, description="a created Guiji session not made is forgotten"
+    )
+    guiji_show_delay: float = Field(
+        0.5, ge=0, description="seconds from make complete to Show and StreamPlay"
+    )
+    guiji_heartbeat_interval: float = Field(5.0, gt=0, description="seconds between Guiji HeartBeats")
+    guiji_heartbeat_threshold: float = Field(20.0, gt=0, description="unanswered seconds before Destroy")
+    guiji_silence_seconds: float = Field(0.3, ge=0, description="longest wait for a silence to cut at")
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update atomically: validate the merged result before touching anything."""

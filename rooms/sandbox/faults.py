@@ -1,13 +1,14 @@
 """Fault switches for rehearsing failure: latency, 5xx, hung requests, dropped sockets, expired token.
 
-Faults apply only to vendor paths (``/api/...``), never to ``/_sandbox/...``, so a test can always
-switch them off again.
+Faults apply only to vendor paths (``/api/...``, ``/live-manager/...``), never to ``/_sandbox/...``,
+so a test can always switch them off again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,8 +30,18 @@ class Faults(BaseModel):
     expired_token: bool = False
 
 
-async def apply_http_faults(faults: Faults, path: str) -> None:
-    """Delay, hang or fail a vendor request as the switches say; returns normally when none fires."""
+def unauthorized() -> Exception:
+    return HttpError(401, "Unauthorized: token expired")
+
+
+async def apply_http_faults(
+    faults: Faults, path: str, *, expired_token: Callable[[], Exception | None] = unauthorized
+) -> None:
+    """Delay, hang or fail a vendor request as the switches say; returns normally when none fires.
+
+    ``expired_token`` builds what the path's vendor answers for an expired token (None: the path
+    takes no token, so the fault does not apply to it).
+    """
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
     if path in faults.timeout_paths:
@@ -39,4 +50,6 @@ async def apply_http_faults(faults: Faults, path: str) -> None:
     if faults.error_rate and random.random() < faults.error_rate:
         raise HttpError(503, "Service Unavailable (sandbox fault)")
     if faults.expired_token:
-        raise HttpError(401, "Unauthorized: token expired")
+        error = expired_token()
+        if error is not None:
+            raise error

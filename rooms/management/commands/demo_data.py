@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.templatetags.static import static
 
-from materials.models import Material
+from materials.models import Anchor, AnchorScene, Material
 from rooms.models import PlatformAccount, Room, Script
 from rooms.selectors import HOST, PRODUCER, STAFF
 
@@ -32,6 +32,18 @@ QUICK_REPLIES = [
     "Welcome to everyone who just joined us!",
     "Great question, the link is pinned at the top of the chat.",
 ]
+# The anchors the sandbox's Guiji platform offers every account (its catalog; "Sync now" on the
+# catalog page fetches the same and more), so the demo Guiji room can open a live at once.
+SANDBOX_ANCHORS = [
+    (
+        12312,
+        "R12312",
+        "Andy",
+        [("369590278856773", "Andy standing"), ("369590278856774", "Andy at the desk")],
+    ),
+    (12313, "R12313", "Sunny", [("369590278856781", "Sunny in the studio")]),
+]
+SANDBOX_ASSETS = "https://assets.livedeck.local/guiji"
 # The sandbox plays an audio takeover for the #duration its URL gives.
 DEMO_AUDIO = [
     ("Jingle (sandbox)", "https://assets.livedeck.local/audio/jingle.mp3#duration=4", 4.0),
@@ -93,6 +105,9 @@ class Command(BaseCommand):
                 "opening_text": OPENING,
                 "opening_words": "Hello everyone, welcome to the live stream!",
                 "quick_replies": "\n".join(QUICK_REPLIES),
+                # Guiji speaks with Xiaoyun, a platform voice of the sandbox's catalog.
+                "tts_speaker": "201",
+                "tts_source": 10,
                 "background_name": "Studio",
                 # Served by LiveDeck itself, so the sandbox's program monitor shows it offline.
                 "background_url": f"{settings.SITE_URL}{static('livedeck/demo/studio.png')}",
@@ -111,6 +126,7 @@ class Command(BaseCommand):
                     "credentials": _sandbox_credentials(kind),
                 },
             )
+            scenes = self._anchors(account) if kind == PlatformAccount.Kind.GUIJI else []
             room, _ = Room.objects.get_or_create(
                 name=f"Demo · {label}",
                 defaults={
@@ -120,15 +136,45 @@ class Command(BaseCommand):
                     # Interactive, for quick replies; the sandbox keeps a demo Q&A library as demo-qa.
                     "live_type": Room.LiveType.INTERACTIVE if softsugar else Room.LiveType.LIVE,
                     "qa_library": "demo-qa" if softsugar else "",
+                    "anchor_scene": scenes[0] if scenes else None,
                 },
             )
             room.hosts.add(host)
+            if scenes:
+                room.switch_scenes.add(*scenes[1:])
             rooms.append(room)
         for name, url, seconds in DEMO_AUDIO:
             Material.objects.get_or_create(
                 kind=Material.Kind.AUDIO, name=name, defaults={"url": url, "duration_seconds": seconds}
             )
         return rooms
+
+    def _anchors(self, account: PlatformAccount) -> list[AnchorScene]:
+        scenes = []
+        for vendor_id, code, name, scene_rows in SANDBOX_ANCHORS:
+            anchor, _ = Anchor.objects.get_or_create(
+                account=account,
+                custom=False,
+                code=code,
+                defaults={
+                    "vendor_id": vendor_id,
+                    "name": name,
+                    "cover_url": f"{SANDBOX_ASSETS}/anchors/{name.lower()}.jpg",
+                },
+            )
+            for scene_code, scene_name in scene_rows:
+                scene, _ = AnchorScene.objects.get_or_create(
+                    anchor=anchor,
+                    code=scene_code,
+                    defaults={
+                        "name": scene_name,
+                        "proportion": "9:16",
+                        "video_cover_url": f"{SANDBOX_ASSETS}/scenes/{scene_code}_1080x1920.mp4",
+                        "cover_url": f"{SANDBOX_ASSETS}/scenes/{scene_code}.png",
+                    },
+                )
+                scenes.append(scene)
+        return scenes
 
     def _write_sandbox_accounts(self) -> None:
         """Tell the sandbox which accounts exist and where their callbacks go, as a vendor's
@@ -150,7 +196,11 @@ def _sandbox_credentials(kind: str) -> dict[str, str]:
     if kind == PlatformAccount.Kind.SOFTSUGAR:
         return {"token": secrets.token_urlsafe(24)}
     if kind == PlatformAccount.Kind.GUIJI:
-        return {"app_id": secrets.token_hex(8), "app_secret": secrets.token_urlsafe(24)}
+        return {
+            "app_id": secrets.token_hex(8),
+            "app_secret": secrets.token_urlsafe(24),
+            "mqtt_url": settings.MQTT_URL,
+        }
     return {
         "project_id": secrets.token_hex(16),
         "access_key": secrets.token_hex(10),

@@ -234,6 +234,8 @@ def test_capabilities_add_the_program_monitor_only_on_sandbox_accounts() -> None
         Capability.QUICK_REPLY,
         Capability.QA,
         Capability.MIC,
+        Capability.SSML,
+        Capability.TAKEOVER_OVERLAYS,
     }
     assert sandbox_driver.capabilities == vendor_driver.capabilities | {Capability.PREVIEW}
 
