@@ -203,6 +203,7 @@ def run(world: World, args: argparse.Namespace) -> None:
 
     runs: dict[str, list[tuple[str, float, float]]] = {"livedeck": [], "bare": []}
     stuck: list[int] = []
+    seen: dict[str, dict[str, Any]] = {}
     paths = {"livedeck": livedeck, "bare": bare}
     for warm in range(5):  # connections, imports, caches
         livedeck(-1 - warm)
@@ -216,11 +217,12 @@ def run(world: World, args: argparse.Namespace) -> None:
                 runs[name].append(path(number))
                 time.sleep(0.01)  # let the callbacks of the one before settle
         done += size
+        # The sandbox keeps its last 200 played takeovers: read them after every block.
+        vendor = control.get(f"/_sandbox/softsugar/sessions/{session.vendor_session_id}").json()
+        seen.update({item["text"]: item for item in vendor["played"]})
         print(f"   ... {done}/{args.count} of each in {time.monotonic() - began:.0f}s", flush=True)
     console.close()
 
-    vendor = control.get(f"/_sandbox/softsugar/sessions/{session.vendor_session_id}").json()
-    seen = {item["text"]: item for item in vendor["played"] + vendor["queue"]}
     report(runs, seen)
     rows = {
         row["content"]: row

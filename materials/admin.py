@@ -1,9 +1,13 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from materials import services
 from materials.models import (
     Anchor,
     AnchorScene,
@@ -13,17 +17,56 @@ from materials.models import (
     Voice,
     VoiceChangeVoice,
 )
+from rooms.models import PlatformAccount, Room
+from rooms.platforms.base import PlatformError
 
 # As rooms' admin does: a URL typed without a scheme is https.
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
 
 
+class UploadForm(ActionForm):
+    room = forms.ModelChoiceField(
+        queryset=Room.objects.filter(account__kind=PlatformAccount.Kind.GUIJI),
+        required=False,
+        label="Guiji room (for Upload to Guiji)",
+    )
+
+
 @admin.register(Material)
 class MaterialAdmin(admin.ModelAdmin):
     formfield_overrides = HTTPS_URLS
-    list_display = ["name", "kind", "url", "duration_seconds"]
+    list_display = ["name", "kind", "url", "duration_seconds", "vendor_material_id"]
     list_filter = ["kind"]
     search_fields = ["name", "text"]
+    readonly_fields = ["vendor_material_id"]
+    action_form = UploadForm
+    actions = ["upload_to_guiji"]
+
+    @admin.action(description="Upload to Guiji (pick the room below)")
+    def upload_to_guiji(self, request: HttpRequest, queryset: QuerySet[Material]) -> None:
+        # The action form's own choices are set by admin per request: read only the room here.
+        try:
+            room = UploadForm.base_fields["room"].clean(request.POST.get("room") or None)
+        except ValidationError:
+            room = None
+        if room is None:
+            self.message_user(request, "Pick the Guiji room to upload to.", messages.ERROR)
+            return
+        uploaded, refused = 0, []
+        for material in queryset:
+            if material.kind not in (Material.Kind.TEXT, Material.Kind.AUDIO):
+                refused.append(f"{material.name}: Guiji takes text and audio materials only")
+                continue
+            try:
+                services.material_upload(material=material, room=room)
+            except PlatformError as exc:
+                refused.append(f"{material.name}: {exc}")
+            else:
+                uploaded += 1
+        if uploaded:
+            self.message_user(request, f"Uploaded {uploaded} material(s) to {room.name}.", messages.SUCCESS)
+        for problem in refused:
+            self.message_user(request, problem, messages.ERROR)
 
 
 class CatalogAdmin(admin.ModelAdmin):

@@ -18,9 +18,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from materials.models import Anchor, AnchorScene, MaterialCategory, PublicMaterial, Voice, VoiceChangeVoice
+from materials.models import (
+    Anchor,
+    AnchorScene,
+    Material,
+    MaterialCategory,
+    PublicMaterial,
+    Voice,
+    VoiceChangeVoice,
+)
 from materials.selectors import account_has_catalog, catalog_accounts, scenes_in_use
-from rooms.models import PlatformAccount
+from rooms.models import PlatformAccount, Room
 from rooms.platforms import call
 from rooms.platforms.base import (
     CatalogAnchor,
@@ -363,3 +371,24 @@ def voice_change_trial(*, account_id: int, speaker: str, text: str) -> str:
             f"LiveDeck cannot try voice changes on {account.get_kind_display()} accounts.", permanent=True
         )
     return call(account, lambda driver: driver.voice_change_trial(speaker, text))
+
+
+def material_upload(*, material: Material, room: Room) -> str:
+    """Upload a library material to the Guiji room's platform (3.6) and keep the id Guiji gave it,
+    which is what a playlist names. The room is created there first if it does not exist yet."""
+    if room.account.kind != PlatformAccount.Kind.GUIJI:
+        raise PlatformError(
+            f"{room.name} is not a Guiji room; only Guiji keeps uploaded materials.", permanent=True
+        )
+
+    async def upload(driver: Any) -> tuple[str, str]:
+        live_id = room.vendor_room_id or await driver.room_sync(room)
+        return live_id, await driver.material_upload(live_id, material)
+
+    live_id, vendor_id = call(room.account, upload)
+    if room.vendor_room_id != live_id:
+        Room.objects.filter(pk=room.pk).update(vendor_room_id=live_id)
+        room.vendor_room_id = live_id  # the next upload goes to the same vendor room
+    Material.objects.filter(pk=material.pk).update(vendor_material_id=vendor_id)
+    material.vendor_material_id = vendor_id
+    return vendor_id

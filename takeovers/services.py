@@ -2,6 +2,10 @@
 
 The vendor's queue is the truth. Every change (a send, a drag, a cancel) is followed by
 reading the vendor's queue back, and every console is shown that order.
+
+A host on air waits for a takeover to be said and for a cancel to silence the avatar, so on
+those two paths the request only stores the row and queues the task, and the task calls the
+vendor first: reading the queue back, writing the log and pushing the consoles come after.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from rooms.models import LiveSession
-from rooms.platforms import call
+from rooms import fragments
+from rooms.models import LiveSession, Room
 from rooms.platforms.base import Overlay, PlatformError, TakeoverRequest, TakeoverState
 from rooms.services import ActionRefused, room_broadcast
 from takeovers.models import ACTIVE_STATES, QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
+from takeovers.outbound import console_push, vendor_call
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT = 10  # the vendor's minimum for a takeover's text
-# Vendor callback codes (SoftSugar 34/36/37/39) and microphone socket codes (20/19/18).
+# Vendor callback codes (SoftSugar 34/36/37/39), microphone socket codes (20/19/18) and Guiji's
+# playlist progress.
 PROGRESS_CODES = {
     "34": TakeoverState.QUEUED,
     "36": TakeoverState.PLAYING,
@@ -34,6 +40,9 @@ PROGRESS_CODES = {
     "ws20": TakeoverState.QUEUED,
     "ws19": TakeoverState.PLAYING,
     "ws18": TakeoverState.DONE,
+    # Guiji: a playlist item (the takeover's material) began or ended (MQTT SessionState).
+    "gj-begin": TakeoverState.PLAYING,
+    "gj-end": TakeoverState.DONE,
 }
 EARLY_EVENT_SECONDS = 120
 
@@ -43,12 +52,19 @@ def _enqueue(task: str, *args: Any) -> None:
 
 
 def _load(takeover_id: int) -> Takeover:
-    return Takeover.objects.select_related("session__account", "session__room").get(pk=takeover_id)
+    return Takeover.objects.select_related("session__account").get(pk=takeover_id)
 
 
 def _broadcast(session: LiveSession) -> None:
-    if session.room_id:
+    """Show every console of the room its queue and log: the only part a takeover changes."""
+    if not session.room_id:
+        return
+    if not session.is_open:
+        # Not the room's current session, or no longer: the room shows whatever is current.
         room_broadcast(room_id=session.room_id)
+        return
+    room = Room.objects.select_related("account").get(pk=session.room_id)
+    console_push(room.group_name, lambda: fragments.room_takeovers_html(room, session))
 
 
 def _check_live(session: LiveSession) -> None:
@@ -75,7 +91,8 @@ class Draft:
 
 
 def takeover_enqueue(*, session: LiveSession, draft: Draft, user: Any = None) -> Takeover:
-    """Store a takeover and send it to the vendor from a task. Raises ActionRefused, in words."""
+    """Store a takeover and send it to the vendor from a task. Raises ActionRefused, in words.
+    Consoles are shown it by the task, once the vendor has it."""
     _check_live(session)
     content = draft.content.strip()
     if draft.kind in (Takeover.Kind.TEXT, Takeover.Kind.SSML) and len(content) < MIN_TEXT:
@@ -110,7 +127,6 @@ def takeover_enqueue(*, session: LiveSession, draft: Draft, user: Any = None) ->
         )
         TakeoverEvent.objects.create(takeover=takeover, state=TakeoverState.PENDING, at=takeover.created_at)
         _enqueue("takeover_send", takeover.pk)
-    _broadcast(session)
     return takeover
 
 
@@ -123,10 +139,12 @@ def takeover_send(*, takeover_id: int) -> None:
     session = takeover.session
     try:
         if takeover.kind == Takeover.Kind.QUICK_REPLY:
-            receipt = call(session.account, lambda d: d.quick_reply(session, takeover.quick_reply_index or 0))
+            receipt = vendor_call(
+                session.account, lambda d: d.quick_reply(session, takeover.quick_reply_index or 0)
+            )
         else:
             item = _request(takeover)
-            receipt = call(
+            receipt = vendor_call(
                 session.account,
                 lambda d: d.takeover(
                     session, item, position=takeover.requested_position, interrupt=takeover.interrupt
@@ -146,11 +164,12 @@ def takeover_send(*, takeover_id: int) -> None:
     # had queued the takeover before any of them, so its answer's state is dated no later.
     early = cache.get(_early_key(session.pk, receipt.trace_id), [])
     answered = min([now, *(at for _, _, at in early)])
-    takeover_mark(takeover=takeover, state=TakeoverState.SENT, at=answered, note=receipt.message)
-    if receipt.state is not TakeoverState.SENT:
-        takeover_mark(takeover=takeover, state=receipt.state, code=receipt.vendor_code, at=answered)
-    for code, note, at in early:
-        takeover_mark(takeover=takeover, state=PROGRESS_CODES[code], code=code, note=note, at=at)
+    with transaction.atomic():  # one write to the database instead of one per change
+        takeover_mark(takeover=takeover, state=TakeoverState.SENT, at=answered, note=receipt.message)
+        if receipt.state is not TakeoverState.SENT:
+            takeover_mark(takeover=takeover, state=receipt.state, code=receipt.vendor_code, at=answered)
+        for code, note, at in early:
+            takeover_mark(takeover=takeover, state=PROGRESS_CODES[code], code=code, note=note, at=at)
     cache.delete(_early_key(session.pk, receipt.trace_id))
     queue_sync(session=session)
 
@@ -225,36 +244,55 @@ def takeover_progress(*, session: LiveSession, trace_id: str, code: str, note: s
         state = TakeoverState.CANCELLED  # the vendor reports a cancelled one as completed
     changed = takeover_mark(takeover=takeover, state=state, code=code, note=note, at=now)
     if changed:
+        _broadcast(session)
         if not state.is_active:
-            queue_sync(session=session)
-        else:
-            _broadcast(session)
+            # The ones behind it moved up: the worker reads the vendor's queue again (a callback
+            # is answered at once, and vendor calls are the worker's).
+            _enqueue("queue_refresh", session.pk)
     return changed
 
 
 # The queue --------------------------------------------------------------------------------
 
 
-def queue_sync(*, session: LiveSession) -> list[str]:
-    """Read the vendor's queue and show it: positions follow it, and takeovers it no longer
-    holds are no longer waiting."""
+def queue_sync(*, session: LiveSession, show: bool = True) -> list[str]:
+    """Read the vendor's queue and follow it: positions take its order, and takeovers it no
+    longer holds are no longer waiting. Consoles are shown the result; with `show` False only
+    when reading it changed something."""
     try:
-        order = call(session.account, lambda d: d.queue(session))
+        order = vendor_call(session.account, lambda d: d.queue(session))
     except PlatformError as exc:
         log.warning("queue of session %s not read: %s", session.pk, exc)
-        _broadcast(session)
+        if show:
+            _broadcast(session)
         return []
+    if _queue_follow(session, order) or show:
+        _broadcast(session)
+    return order
+
+
+def _queue_follow(session: LiveSession, order: list[str]) -> bool:
+    """Store the vendor's `order` on the session's takeovers; returns whether anything changed."""
     positions = {trace_id: index for index, trace_id in enumerate(order, start=1)}
+    changed = False
     for takeover in session.takeovers.active().exclude(trace_id=""):
         position = positions.get(takeover.trace_id)
         if position is None and takeover.takeover_state is TakeoverState.QUEUED:
             # Gone from the vendor's queue without a report: it played while we were not told.
             # (Not so a QUEUEING one: 33 is still downloading and joins the queue only at 34.)
             takeover_mark(takeover=takeover, state=TakeoverState.DONE, note="left the vendor's queue")
+            changed = True
         elif position != takeover.queue_position:
             Takeover.objects.filter(pk=takeover.pk).update(queue_position=position)
-    _broadcast(session)
-    return order
+            changed = True
+    return changed
+
+
+def queue_refresh(*, session_id: int) -> None:
+    """Read a session's queue from the vendor again (a takeover ended) and show what moved."""
+    session = LiveSession.objects.select_related("account").get(pk=session_id)
+    if session.is_open and session.vendor_session_id:
+        queue_sync(session=session, show=False)
 
 
 def queue_reorder(*, session: LiveSession, takeover: Takeover, position: int) -> None:
@@ -274,40 +312,49 @@ def queue_reorder_on_vendor(*, takeover_id: int, position: int) -> None:
     session = takeover.session
     if takeover.is_active and takeover.trace_id:
         try:
-            call(session.account, lambda d: d.reorder(session, takeover.trace_id, position))
+            vendor_call(session.account, lambda d: d.reorder(session, takeover.trace_id, position))
         except PlatformError as exc:
             log.info("reorder of takeover %s refused: %s", takeover_id, exc)
     queue_sync(session=session)
 
 
 def takeover_cancel(*, session: LiveSession, takeovers: list[Takeover] | None) -> int:
-    """Cancel these takeovers, or every active one when None. Returns how many were asked."""
+    """Cancel these takeovers, or every active one when None. Returns how many were asked.
+    Consoles are shown it by the task, once the vendor has cancelled."""
     _check_live(session)
     active = session.takeovers.active()
-    chosen = list(active if takeovers is None else active.filter(pk__in=[t.pk for t in takeovers]))
+    chosen = list(
+        (active if takeovers is None else active.filter(pk__in=[t.pk for t in takeovers])).values_list(
+            "pk", flat=True
+        )
+    )
     if not chosen:
         raise ActionRefused("Nothing is queued or playing to cancel.")
-    Takeover.objects.filter(pk__in=[t.pk for t in chosen], cancel_requested_at=None).update(
+    Takeover.objects.filter(pk__in=chosen, cancel_requested_at=None).update(
         cancel_requested_at=timezone.now()
     )
-    _enqueue("takeover_cancel", session.pk, None if takeovers is None else [t.pk for t in chosen])
-    _broadcast(session)
+    _enqueue("takeover_cancel", session.pk, None if takeovers is None else chosen)
     return len(chosen)
 
 
 def takeover_cancel_on_vendor(*, session_id: int, takeover_ids: list[int] | None) -> None:
-    """Cancel on the vendor (one call: ids joined, or all), then mark what it cancelled."""
-    session = LiveSession.objects.select_related("account").get(pk=session_id)
-    if takeover_ids is not None:
-        # The vendor refuses the whole call if one id has just finished: ask only for what it holds.
-        queue_sync(session=session)
-    active = session.takeovers.active()
-    chosen = list(active if takeover_ids is None else active.filter(pk__in=takeover_ids))
-    sent = [t.trace_id for t in chosen if t.trace_id]
-    if takeover_ids is not None and not sent:
-        return
+    """Cancel on the vendor (one call: ids joined, or all), then mark what it cancelled and read
+    its queue back. The cancel goes first, so the avatar stops before anything else is done."""
+    if takeover_ids is None:
+        session = LiveSession.objects.select_related("account").get(pk=session_id)
+        chosen = list(session.takeovers.active())
+    else:
+        # One read for the takeovers and their session: the host is waiting for silence.
+        chosen = list(
+            Takeover.objects.active()
+            .filter(session_id=session_id, pk__in=takeover_ids)
+            .select_related("session__account")
+        )
+        if not chosen:
+            return  # all of them ended meanwhile
+        session = chosen[0].session
     try:
-        call(session.account, lambda d: d.cancel(session, None if takeover_ids is None else sent))
+        cancelled = _cancel(session, chosen, everything=takeover_ids is None)
     except PlatformError as exc:
         Takeover.objects.filter(pk__in=[t.pk for t in chosen]).update(cancel_requested_at=None)
         for takeover in chosen:
@@ -316,10 +363,48 @@ def takeover_cancel_on_vendor(*, session_id: int, takeover_ids: list[int] | None
             )
         _broadcast(session)
         return
+    if not cancelled:  # nothing to cancel any more: the vendor's queue was read and followed
+        _broadcast(session)
+        return
     now = timezone.now()
-    for takeover in chosen:
-        takeover_mark(takeover=takeover, state=TakeoverState.CANCELLED, note="cancelled by the host", at=now)
-    queue_sync(session=session)
+    with transaction.atomic():
+        marked = [
+            takeover_mark(takeover=t, state=TakeoverState.CANCELLED, note="cancelled by the host", at=now)
+            for t in cancelled
+        ]
+    if any(marked):
+        _broadcast(session)
+    queue_sync(session=session, show=False)
+
+
+def _cancel(session: LiveSession, chosen: list[Takeover], *, everything: bool) -> list[Takeover]:
+    """Ask the vendor to cancel `chosen` (or everything); returns the ones it cancelled.
+
+    The vendor refuses the whole call when one of the ids has just finished: then its queue is
+    read (and followed) and it is asked again for the ones it still holds."""
+    if everything:
+        vendor_call(session.account, lambda d: d.cancel(session, None))
+        return chosen
+    sent = [t for t in chosen if t.trace_id]
+    if not sent:
+        return []
+    try:
+        vendor_call(session.account, lambda d: d.cancel(session, [t.trace_id for t in sent]))
+        return sent
+    except PlatformError as exc:
+        refused = exc
+    try:
+        order = vendor_call(session.account, lambda d: d.queue(session))
+    except PlatformError:
+        raise refused from None
+    _queue_follow(session, order)
+    # A QUEUEING one is still downloading: the vendor holds it, though not in its queue yet.
+    held = [t for t in sent if t.trace_id in order or t.takeover_state is TakeoverState.QUEUEING]
+    if len(held) == len(sent):
+        raise refused
+    if held:
+        vendor_call(session.account, lambda d: d.cancel(session, [t.trace_id for t in held]))
+    return held
 
 
 # Quick replies and Q&A ----------------------------------------------------------------------
@@ -352,6 +437,6 @@ def qa_ask(*, session: LiveSession, question: str) -> str | None:
         raise ActionRefused("This room has no Q&A library: a producer sets it in the room's settings.")
     library = room.qa_library
     try:
-        return call(session.account, lambda d: d.ask(session, question, library=library))
+        return vendor_call(session.account, lambda d: d.ask(session, question, library=library))
     except PlatformError as exc:
         raise ActionRefused(f"The Q&A library did not answer: {exc}") from exc

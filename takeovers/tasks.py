@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from typing import Any
 
-from takeovers import services
+from celery import shared_task
+from celery.signals import worker_process_init
+
+from takeovers import outbound, services
+
+log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _warm(**kwargs: Any) -> None:
+    """A pool process gets its loop, client and drivers before its first takeover, not during."""
+    try:
+        outbound.warm()
+    except Exception:  # the first call makes them then; a pool process must still start
+        log.exception("takeover calls not warmed up")
 
 
 @shared_task
@@ -20,3 +35,8 @@ def queue_reorder(takeover_id: int, position: int) -> None:
 @shared_task
 def takeover_cancel(session_id: int, takeover_ids: list[int] | None) -> None:
     services.takeover_cancel_on_vendor(session_id=session_id, takeover_ids=takeover_ids)
+
+
+@shared_task
+def queue_refresh(session_id: int) -> None:
+    services.queue_refresh(session_id=session_id)

@@ -9,10 +9,11 @@ from django.views.decorators.http import require_POST
 
 from rooms import fragments
 from rooms.models import LiveSession, Room
-from rooms.selectors import operable_room, room_current_session
+from rooms.selectors import operable_room
 from rooms.services import ActionRefused
 from takeovers import services
 from takeovers.forms import TakeoverForm
+from takeovers.selectors import live_session_operable
 
 
 def _refused(message: str, status: int = 409) -> HttpResponse:
@@ -20,16 +21,20 @@ def _refused(message: str, status: int = 409) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _room_and_session(request: HttpRequest, pk: int) -> tuple[Room, LiveSession]:
-    room = operable_room(request.user, pk)
-    session = room_current_session(room)
-    if session is None or not session.is_open:
+def _live_session(request: HttpRequest, pk: int) -> LiveSession:
+    """The room's open session, in one read: a host on air is waiting for what comes next."""
+    session = live_session_operable(request.user, pk)
+    if session is None:
+        operable_room(request.user, pk)  # a 404 for a room that is not the user's
         raise ActionRefused("The room is not live: start it before taking over.")
-    return room, session
+    return session
 
 
-def _takeovers(room: Room) -> HttpResponse:
-    return HttpResponse(fragments.room_takeovers_html(room, room_current_session(room)))
+def _takeovers(session: LiveSession) -> HttpResponse:
+    """The queue and log as they are now: read after the change is stored and sent on."""
+    assert session.room_id is not None  # found through its room
+    room = Room.objects.select_related("account").get(pk=session.room_id)
+    return HttpResponse(fragments.room_takeovers_html(room, session))
 
 
 @login_required
@@ -39,25 +44,25 @@ def takeover_create(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _refused(form.first_error(), status=400)
     try:
-        room, session = _room_and_session(request, pk)
+        session = _live_session(request, pk)
         services.takeover_enqueue(session=session, draft=form.draft(), user=request.user)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(room)
+    return _takeovers(session)
 
 
 @login_required
 @require_POST
 def takeover_cancel(request: HttpRequest, pk: int, takeover_id: int | None = None) -> HttpResponse:
     try:
-        room, session = _room_and_session(request, pk)
-        chosen = None if takeover_id is None else list(session.takeovers.filter(pk=takeover_id))
+        session = _live_session(request, pk)
+        chosen = None if takeover_id is None else list(session.takeovers.filter(pk=takeover_id).only("pk"))
         if chosen == []:
             raise ActionRefused("That takeover is not in this live.")
         services.takeover_cancel(session=session, takeovers=chosen)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(room)
+    return _takeovers(session)
 
 
 @login_required
@@ -68,14 +73,14 @@ def takeover_move(request: HttpRequest, pk: int, takeover_id: int) -> HttpRespon
     except ValueError:
         return _refused("Say where to move it: a position from 1.", status=400)
     try:
-        room, session = _room_and_session(request, pk)
+        session = _live_session(request, pk)
         takeover = session.takeovers.filter(pk=takeover_id).first()
         if takeover is None:
             raise ActionRefused("That takeover is not in this live.")
         services.queue_reorder(session=session, takeover=takeover, position=position)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(room)
+    return _takeovers(session)
 
 
 @login_required
@@ -86,11 +91,11 @@ def quick_reply(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         return _refused("Pick a quick reply.", status=400)
     try:
-        room, session = _room_and_session(request, pk)
+        session = _live_session(request, pk)
         services.quick_reply_fire(session=session, index=index, user=request.user)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(room)
+    return _takeovers(session)
 
 
 @login_required
@@ -98,9 +103,9 @@ def quick_reply(request: HttpRequest, pk: int) -> HttpResponse:
 def qa_ask(request: HttpRequest, pk: int) -> HttpResponse:
     question = request.POST.get("question", "")
     try:
-        room, session = _room_and_session(request, pk)
+        session = _live_session(request, pk)
         answer = services.qa_ask(session=session, question=question)
     except ActionRefused as exc:
         return _refused(str(exc))
-    context = {"room": room, "question": question.strip(), "answer": answer}
+    context = {"room": session.room, "question": question.strip(), "answer": answer}
     return render(request, "rooms/console.html#qa_answer", context)

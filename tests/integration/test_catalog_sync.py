@@ -1,5 +1,6 @@
 """Catalog sync end to end: the Guiji driver fetches the sandbox's catalog over real sockets and
-LiveDeck stores it; a voice-change trial comes back as a URL."""
+LiveDeck stores it; a voice-change trial comes back as a URL; a staff member uploads library
+materials to a Guiji room from admin and the ids Guiji gave them are kept."""
 
 from __future__ import annotations
 
@@ -12,15 +13,9 @@ import pytest
 from materials import services
 from materials.models import Anchor, AnchorScene, MaterialCategory, PublicMaterial, Voice, VoiceChangeVoice
 from rooms.models import PlatformAccount
-from tests.materials.conftest import GUIJI_HAS_CATALOG
+from rooms.platforms import call
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not GUIJI_HAS_CATALOG,
-        reason="the Guiji driver (rooms/platforms/guiji.py) does not offer a catalog yet",
-    ),
-]
+pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture
@@ -77,3 +72,52 @@ def test_a_voice_change_trial_comes_back_as_a_url(guiji_account: PlatformAccount
     url = services.voice_change_trial(account_id=guiji_account.pk, speaker=voice.speaker, text="Hello there")
 
     assert url.startswith(("http://", "https://"))
+
+
+def test_staff_upload_library_materials_to_a_guiji_room_and_keep_their_ids(
+    guiji_account: PlatformAccount,
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from materials.models import Material
+    from tests.factories import RoomFactory, UserFactory
+
+    services.catalog_sync(account_id=guiji_account.pk)
+    scene = AnchorScene.objects.filter(anchor__account=guiji_account).first()
+    room = RoomFactory(account=guiji_account, anchor_scene=scene)
+    text = Material.objects.create(
+        kind="text", name="Welcome", text="Welcome to the show, everyone!", tts_speaker="201", tts_source=10
+    )
+    audio = Material.objects.create(kind="audio", name="Jingle", url="https://assets.livedeck.local/a.wav")
+    image = Material.objects.create(kind="image", name="Logo", url="https://assets.livedeck.local/logo.png")
+    staff = UserFactory(roles=["staff"], is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+
+    answer = client.post(
+        reverse("admin:materials_material_changelist"),
+        {"action": "upload_to_guiji", "room": room.pk, "_selected_action": [text.pk, audio.pk, image.pk]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200
+    page = answer.content.decode()
+    assert "Uploaded 2 material(s)" in page, [str(m) for m in answer.context["messages"]]
+    assert "Logo: Guiji takes text and audio materials only" in page
+    text.refresh_from_db()
+    audio.refresh_from_db()
+    room.refresh_from_db()
+    assert text.vendor_material_id and audio.vendor_material_id
+    assert room.vendor_room_id
+    # The platform holds them under those ids, in that room (3.7).
+    held = {
+        str(item.id): item
+        for kind in ("TEXT", "AUDIO")
+        for item in call(
+            guiji_account,
+            lambda driver, kind=kind: driver.material_query(room.vendor_room_id, material_type=kind),  # type: ignore[attr-defined]
+        ).records
+    }
+    assert held[text.vendor_material_id].text == "Welcome to the show, everyone!"
+    assert held[audio.vendor_material_id].materialUrl == "https://assets.livedeck.local/a.wav"

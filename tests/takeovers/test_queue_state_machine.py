@@ -299,7 +299,7 @@ def test_the_takeover_queue_follows_the_vendor_through_any_sequence_of_host_acti
     # Celery is not running: tasks are run by the machine itself, never published.
     monkeypatch.setattr(celery_app, "send_task", lambda *args, **kwargs: None)
     # No console listens: rendering one for each of the hundreds of changes is not this test's.
-    monkeypatch.setattr("takeovers.services.room_broadcast", lambda **kwargs: None)
+    monkeypatch.setattr("takeovers.services._broadcast", lambda session: None)
     token = secrets.token_urlsafe(16)
     fast_sandbox.put(
         f"/_sandbox/softsugar/accounts/{token}", json={"callbackUrl": "", "maxSessions": 100}

@@ -80,6 +80,9 @@ class Vendor:
             return ok({"isSuccess": True})
         if endpoint == "cancel":
             ids = body["commandTraceId"]
+            missing = [t for t in ids.split(";") if t not in self.queue] if ids != "-1" else []
+            if missing:  # one it no longer holds fails the whole call, as the sandbox has it
+                return ok({"isSuccess": False, "message": f"commandTraceId not found: {';'.join(missing)}"})
             self.queue[:] = [] if ids == "-1" else [t for t in self.queue if t not in ids.split(";")]
             return ok({"isSuccess": True, "commandFinishTime": "2024-09-25 15:07:44"})
         if endpoint == "list":
@@ -473,13 +476,20 @@ def test_progress_keeps_the_reason_of_a_takeover_exception(vendor: Vendor) -> No
     assert (takeover.state, takeover.failure_reason) == ("failed", "TTS failed")
 
 
-def test_progress_to_an_end_reads_the_vendors_queue_again(vendor: Vendor) -> None:
+def test_progress_to_an_end_has_the_worker_read_the_vendors_queue_again(
+    vendor: Vendor, tasks: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
     session = live_session()
     done, waiting = make_takeover(session, TakeoverState.PLAYING), make_takeover(session)
     vendor.queue[:] = [waiting.trace_id]
 
-    services.takeover_progress(session=session, trace_id=done.trace_id, code="37")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.takeover_progress(session=session, trace_id=done.trace_id, code="37")
 
+    # A callback is answered without a vendor call: the read is queued for the worker.
+    assert vendor.requests == []
+    assert tasks == [("takeovers.tasks.queue_refresh", (session.pk,))]
+    services.queue_refresh(session_id=session.pk)
     assert len(vendor.sent("list")) == 1
     waiting.refresh_from_db()
     assert waiting.queue_position == 1
@@ -639,6 +649,7 @@ def test_cancel_all_on_vendor_sends_minus_one(vendor: Vendor) -> None:
 def test_a_completion_report_after_the_cancel_keeps_it_cancelled(vendor: Vendor) -> None:
     session = live_session()
     takeover = make_takeover(session, TakeoverState.PLAYING)
+    vendor.queue.append(takeover.trace_id)
     services.takeover_cancel(session=session, takeovers=[takeover])
     services.takeover_cancel_on_vendor(session_id=session.pk, takeover_ids=[takeover.pk])
 
@@ -676,7 +687,24 @@ def test_a_cancel_the_vendor_refuses_is_undone_and_logged(vendor: Vendor) -> Non
     assert event.note == "cancel refused: commandTraceId not found: x (cancel)"
 
 
-def test_a_cancel_asks_the_vendor_only_for_takeovers_it_still_holds(vendor: Vendor) -> None:
+def test_a_cancel_goes_to_the_vendor_before_anything_else(vendor: Vendor) -> None:
+    session = live_session()
+    takeover = make_takeover(session, TakeoverState.PLAYING)
+    vendor.queue.append(takeover.trace_id)
+    services.takeover_cancel(session=session, takeovers=[takeover])
+
+    services.takeover_cancel_on_vendor(session_id=session.pk, takeover_ids=[takeover.pk])
+
+    # The queue is read back after the cancel, to follow it; never before.
+    endpoints = [r.url.path.rsplit("/", 1)[-1] for r in vendor.requests]
+    assert endpoints == ["cancel", "list"]
+    takeover.refresh_from_db()
+    assert takeover.state == "cancelled"
+
+
+def test_a_cancel_refused_for_a_takeover_that_just_finished_is_asked_again_for_the_ones_still_held(
+    vendor: Vendor,
+) -> None:
     session = live_session()
     finished, waiting = make_takeover(session), make_takeover(session)
     vendor.queue.append(waiting.trace_id)  # the other one played out meanwhile
@@ -685,10 +713,27 @@ def test_a_cancel_asks_the_vendor_only_for_takeovers_it_still_holds(vendor: Vend
     services.takeover_cancel_on_vendor(session_id=session.pk, takeover_ids=[finished.pk, waiting.pk])
 
     cancels = [json.loads(r.content) for r in vendor.requests if r.url.path.endswith("/cancel")]
-    assert [c["commandTraceId"] for c in cancels] == [waiting.trace_id]
+    assert [c["commandTraceId"] for c in cancels] == [
+        f"{finished.trace_id};{waiting.trace_id}",
+        waiting.trace_id,
+    ]
     finished.refresh_from_db()
     waiting.refresh_from_db()
     assert (finished.state, waiting.state) == ("done", "cancelled")
+    assert not TakeoverEvent.objects.filter(note__startswith="cancel refused").exists()
+
+
+def test_a_cancel_of_only_takeovers_that_just_finished_asks_nothing_more(vendor: Vendor) -> None:
+    session = live_session()
+    finished = make_takeover(session)
+    services.takeover_cancel(session=session, takeovers=[finished])
+
+    services.takeover_cancel_on_vendor(session_id=session.pk, takeover_ids=[finished.pk])
+
+    endpoints = [r.url.path.rsplit("/", 1)[-1] for r in vendor.requests]
+    assert endpoints == ["cancel", "list"]
+    finished.refresh_from_db()
+    assert finished.state == "done"
 
 
 # Latencies ------------------------------------------------------------------------------------
