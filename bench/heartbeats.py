@@ -4,6 +4,8 @@
     .venv/bin/python bench/heartbeats.py --quick          # 300 sessions, 10 s interval
 
 The sandbox adds --latency-ms (50) to every vendor call, as a vendor off loopback would.
+Consoles are open on --watched rooms (subscribers on their channel-layer groups), so the
+fragments of those rooms are rendered and pushed as they would be for hosts watching them.
 Prints each session's largest heartbeat gap as a multiple of the interval, the work time
 per tick, and CPU seconds of the worker per 1000 heartbeats; then the same sessions get
 one heartbeat each the naive way (one Celery task per session, bench/one_task_per_session.py)
@@ -54,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jitter", type=float, default=None, help="HEARTBEAT_JITTER (default: settings)")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="added by the sandbox to each call")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes, both paths")
+    parser.add_argument("--watched", type=int, default=30, help="rooms with a console open on them")
     parser.add_argument(
         "--baseline-sessions", type=int, default=None, help="sessions for the one-task-per-session tick"
     )
@@ -99,6 +102,7 @@ def run(world: World, args: argparse.Namespace, baseline_limit: float) -> None:
             ("ticks", args.ticks),
             ("vendor latency", f"{args.latency_ms:g}ms"),
             ("worker concurrency", args.concurrency),
+            ("rooms watched", args.watched),
             ("budget", f"{world.budget:.0f}s"),
         ],
     )
@@ -122,6 +126,7 @@ def run(world: World, args: argparse.Namespace, baseline_limit: float) -> None:
     ).raise_for_status()
     _account, session_ids = open_sessions(sandbox, control, args.sessions)
     control.put("/_sandbox/faults", json={"latency_ms": args.latency_ms}).raise_for_status()
+    consoles = Consoles(session_ids[: args.watched])
 
     # The batch path: one worker, one beat, `ticks` intervals -----------------------------
     stack.env["LOG_LEVEL"] = "INFO"  # rooms.tasks logs each batch at INFO
@@ -150,6 +155,7 @@ def run(world: World, args: argparse.Namespace, baseline_limit: float) -> None:
     cpu_used = cpu.sample() - cpu_start
     tail.stop()
     gaps = control.get("/_sandbox/softsugar/heartbeat-gaps").json()
+    pushed = consoles.stop()
     stack.kill(worker, signal.SIGTERM)
     beat_tasks = {m.group(2) for m in log_matches(beat.log_path, BEAT_LINE)}  # type: ignore[attr-defined]
 
@@ -191,6 +197,11 @@ def run(world: World, args: argparse.Namespace, baseline_limit: float) -> None:
         f"max {gap['max']:.3f}   ({len(max_gaps)} sessions; {no_gap} with fewer than 2 heartbeats)"
     )
     print(f"  CPU per 1000 heartbeats: {batch_cpu_per_1000:.3f}s")
+    watched_beats = sum(ours[consoles.vendor_ids[pk]]["count"] for pk in consoles.vendor_ids)
+    print(
+        f"  consoles on {len(consoles.vendor_ids)} rooms: {pushed} fragments pushed to them, "
+        f"for {watched_beats} heartbeats of their sessions"
+    )
     print(
         f"  beat schedule: {len(schedule)} entr{'y' if len(schedule) == 1 else 'ies'} "
         f"{sorted(schedule)} (config.celery after finalize, {args.sessions} rooms in the database); "
@@ -256,6 +267,7 @@ def run(world: World, args: argparse.Namespace, baseline_limit: float) -> None:
                 "ticks": ticks,
                 "gap": gap,
                 "batch_cpu_per_1000": batch_cpu_per_1000,
+                "pushed_to_consoles": pushed,
                 "baseline": baseline,
                 "baseline_cpu_per_1000": b_cpu,
             },
@@ -328,6 +340,41 @@ async def _open_all(account: Any, rooms: list[Any], sessions: list[Any]) -> list
                 return await driver.open_session(room, session)
 
         return list(await asyncio.gather(*(one(r, s) for r, s in zip(rooms, sessions, strict=True))))
+
+
+class Consoles:
+    """Consoles open on the rooms of some sessions, as LiveDeck sees them: with the Pub/Sub
+    channel layer a room's group is a Redis channel that the web process of a console
+    subscribes to. Counts the fragments pushed to them."""
+
+    def __init__(self, session_ids: list[int]) -> None:
+        import redis
+        from django.conf import settings
+
+        from rooms.models import LiveSession, Room
+
+        rows = list(
+            LiveSession.objects.filter(pk__in=session_ids).values_list("pk", "room_id", "vendor_session_id")
+        )
+        self.vendor_ids = {pk: vendor_id for pk, _room, vendor_id in rows}
+        self.pushed = 0
+        self.pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+        self.thread = None
+        if rows:
+            prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+            groups = [Room(pk=room).group_name for _pk, room, _vendor in rows]
+            self.pubsub.subscribe(**{f"{prefix}__group__{group}": self._count for group in groups})
+            self.thread = self.pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+
+    def _count(self, message: dict[str, Any]) -> None:
+        self.pushed += 1
+
+    def stop(self) -> int:
+        if self.thread is not None:
+            self.thread.stop()
+            self.thread.join(5)
+        self.pubsub.close()
+        return self.pushed
 
 
 def spread_due(session_ids: list[int], interval: float) -> None:

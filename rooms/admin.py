@@ -6,7 +6,16 @@ from django.http import HttpRequest
 from rooms import services
 from rooms.fields import mask
 from rooms.forms import PlatformAccountAdminForm
-from rooms.models import LiveSession, PlatformAccount, Room, Script
+from rooms.models import (
+    InteractionRule,
+    LiveSession,
+    PlatformAccount,
+    Room,
+    Script,
+    ScriptLayer,
+    ScriptParagraph,
+)
+from rooms.platforms.base import PlatformError
 
 # The admin passes its own formfield_callback, which replaces the forms' `https_urls`:
 # say it again here, so a URL typed without a scheme is https in admin too.
@@ -39,19 +48,48 @@ class PlatformAccountAdmin(admin.ModelAdmin):
         )
 
 
+class ParagraphInline(admin.TabularInline):
+    model = ScriptParagraph
+    extra = 0
+
+
+class LayerInline(admin.StackedInline):
+    model = ScriptLayer
+    formfield_overrides = HTTPS_URLS
+    extra = 0
+
+
+class RuleInline(admin.StackedInline):
+    model = InteractionRule
+    extra = 0
+
+
 @admin.register(Script)
 class ScriptAdmin(admin.ModelAdmin):
     formfield_overrides = HTTPS_URLS
+    inlines = [ParagraphInline, LayerInline]
     list_display = ["name", "anchor_name", "voice_name", "updated_at"]
     search_fields = ["name", "opening_text"]
 
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["name", "account", "live_type", "script"]
+    inlines = [RuleInline]
+    list_display = ["name", "account", "live_type", "script", "vendor_room_id"]
     list_filter = ["account", "live_type"]
     filter_horizontal = ["hosts"]
     search_fields = ["name"]
+    actions = ["delete_vendor_rooms"]
+
+    @admin.action(description="Delete the selected rooms' own rooms on the platform (MetaStudio)")
+    def delete_vendor_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
+        for room in queryset.select_related("account"):
+            try:
+                services.vendor_room_delete(room=room)
+            except (services.ActionRefused, PlatformError) as exc:
+                self.message_user(request, f"{room}: {exc}", messages.WARNING)
+            else:
+                self.message_user(request, f"{room}: its room on the platform is deleted.", messages.SUCCESS)
 
 
 @admin.register(LiveSession)

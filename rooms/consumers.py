@@ -27,7 +27,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
-        # Join before reading the state, so no change can fall between the two.
+        # Join before reading the state, so no change can fall between the two: a change made
+        # before the join was not pushed here (rooms_broadcast skips rooms nobody watches) and
+        # is in what is read.
         self.group = Room(pk=room_id).group_name
         await self.channel_layer.group_add(self.group, self.channel_name)
         html = await _live_html(self.scope["user"], room_id)

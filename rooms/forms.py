@@ -8,7 +8,7 @@ from django import forms
 from django.db import models
 
 from materials.models import AnchorScene
-from rooms.models import PlatformAccount, Room, Script
+from rooms.models import InteractionRule, PlatformAccount, Room, Script, ScriptLayer, ScriptParagraph
 
 
 def https_urls(field: models.Field, **kwargs: Any) -> forms.Field | None:  # type: ignore[type-arg]
@@ -24,7 +24,8 @@ class SectionedForm(forms.ModelForm):
     sections: list[tuple[str, list[str]]] = []
 
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(title, [self[name] for name in names]) for title, names in self.sections]
+        shown = [(title, [self[n] for n in names if n in self.fields]) for title, names in self.sections]
+        return [(title, fields) for title, fields in shown if fields]
 
 
 class ScriptForm(SectionedForm):
@@ -49,6 +50,18 @@ class ScriptForm(SectionedForm):
         ("Opening words", ["opening_text", "opening_ssml"]),
         ("Interactive rooms", ["opening_words", "quick_replies"]),
         ("Background", ["background_name", "background_type", "background_url", "background_loop"]),
+        (
+            "MetaStudio anchor, voice and play order",
+            [
+                "ms_model_asset_id",
+                "ms_voice_asset_id",
+                "ms_voice_speed",
+                "ms_voice_pitch",
+                "ms_voice_volume",
+                "ms_repeat_count",
+                "ms_random_play_mode",
+            ],
+        ),
         (
             "Guiji voice (text the avatar speaks on Guiji)",
             [
@@ -96,6 +109,13 @@ class ScriptForm(SectionedForm):
             "tts_speed_rate",
             "tts_f0up_key",
             "change_voice_speaker",
+            "ms_model_asset_id",
+            "ms_voice_asset_id",
+            "ms_voice_speed",
+            "ms_voice_pitch",
+            "ms_voice_volume",
+            "ms_repeat_count",
+            "ms_random_play_mode",
         ]
         widgets = {
             "opening_text": forms.Textarea(attrs={"rows": 5, "minlength": 10}),
@@ -108,6 +128,10 @@ class ScriptForm(SectionedForm):
                 for name in ("tts_volume", "tts_intonation", "tts_speed_rate")
             },
             "tts_f0up_key": forms.NumberInput(attrs={"min": -20, "max": 20}),
+            "ms_voice_speed": forms.NumberInput(attrs={"min": 50, "max": 200}),
+            "ms_voice_pitch": forms.NumberInput(attrs={"min": 50, "max": 200}),
+            "ms_voice_volume": forms.NumberInput(attrs={"min": 90, "max": 240}),
+            "ms_repeat_count": forms.NumberInput(attrs={"min": -1, "max": 100}),
         }
 
     def clean_opening_text(self) -> str:
@@ -123,6 +147,71 @@ class ScriptForm(SectionedForm):
         return data
 
 
+class ParagraphForm(forms.ModelForm):
+    class Meta:
+        model = ScriptParagraph
+        fields = ["position", "title", "text"]
+        labels = {"position": "Order"}
+        widgets = {
+            "position": forms.NumberInput(attrs={"min": 0, "class": "narrow"}),
+            "text": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class LayerForm(forms.ModelForm):
+    class Meta:
+        model = ScriptLayer
+        formfield_callback = https_urls
+        fields = [
+            "kind",
+            "url",
+            "video_cover_url",
+            "loop_count",
+            "text",
+            "font_name",
+            "font_size",
+            "font_color",
+            "x",
+            "y",
+            "width",
+            "height",
+            "layer_index",
+        ]
+        widgets = {"font_color": forms.TextInput(attrs={"type": "color"})}
+
+
+# The paragraphs the avatar speaks in order, and the layers drawn over the scene (MetaStudio).
+ParagraphFormSet = forms.inlineformset_factory(
+    Script, ScriptParagraph, form=ParagraphForm, extra=2, can_delete=True, max_num=500, validate_max=True
+)
+LayerFormSet = forms.inlineformset_factory(
+    Script, ScriptLayer, form=LayerForm, extra=1, can_delete=True, max_num=20, validate_max=True
+)
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = InteractionRule
+        fields = [
+            "name",
+            "enabled",
+            "event_type",
+            "tag",
+            "match",
+            "value",
+            "reply_texts",
+            "reply_order",
+            "time_window",
+            "priority",
+        ]
+        widgets = {"reply_texts": forms.Textarea(attrs={"rows": 2})}
+
+
+RuleFormSet = forms.inlineformset_factory(
+    Room, InteractionRule, form=RuleForm, extra=1, can_delete=True, max_num=100, validate_max=True
+)
+
+
 OVERLAY_PLACE = ("overlay_x", "overlay_y", "overlay_width", "overlay_height")
 
 
@@ -135,7 +224,7 @@ class RoomForm(SectionedForm):
             ["external_rtc", "rtc_app_id", "rtc_token", "rtc_uid", "rtc_channel_id"],
         ),
         (
-            "Guiji stage",
+            "Stage",
             [
                 "cutin_flag",
                 "anchor_scene",
@@ -146,9 +235,49 @@ class RoomForm(SectionedForm):
                 "overlay_width",
                 "overlay_height",
                 "push_urls",
+                "stream_key",
+                "backup_anchor_ids",
+            ],
+        ),
+        (
+            "Takeovers, co-streamer and callbacks",
+            [
+                "ms_play_type",
+                "ms_ignore_current_sentence",
+                "co_streamer_voice_id",
+                "co_streamer_action",
+                "callback_auth",
             ],
         ),
     ]
+    # The fields only one vendor reads; the form leaves out those of the room's other vendors.
+    VENDOR_FIELDS = {
+        PlatformAccount.Kind.SOFTSUGAR: {
+            "live_type",
+            "qa_library",
+            "external_rtc",
+            "rtc_app_id",
+            "rtc_token",
+            "rtc_uid",
+            "rtc_channel_id",
+        },
+        PlatformAccount.Kind.GUIJI: {
+            "cutin_flag",
+            "anchor_scene",
+            "switch_scenes",
+            "overlay_url",
+            *OVERLAY_PLACE,
+        },
+        PlatformAccount.Kind.METASTUDIO: {
+            "ms_play_type",
+            "ms_ignore_current_sentence",
+            "stream_key",
+            "backup_anchor_ids",
+            "callback_auth",
+            "co_streamer_voice_id",
+            "co_streamer_action",
+        },
+    }
 
     class Meta:
         model = Room
@@ -176,9 +305,18 @@ class RoomForm(SectionedForm):
             "overlay_width",
             "overlay_height",
             "push_urls",
+            "ms_play_type",
+            "ms_ignore_current_sentence",
+            "stream_key",
+            "backup_anchor_ids",
+            "callback_auth",
+            "co_streamer_voice_id",
+            "co_streamer_action",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
+            "backup_anchor_ids": forms.Textarea(attrs={"rows": 2}),
+            "stream_key": forms.PasswordInput(render_value=True),
             "push_urls": forms.Textarea(attrs={"rows": 2, "placeholder": "rtmp://live.example.com/app/key"}),
             "switch_scenes": forms.CheckboxSelectMultiple,
             "bitrate": forms.NumberInput(attrs={"min": 0.1, "max": 7, "step": "0.1"}),
@@ -186,21 +324,30 @@ class RoomForm(SectionedForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        kind = self.instance.account.kind if self.instance.account_id else None
+        for vendor, names in self.VENDOR_FIELDS.items():
+            if kind and vendor != kind:
+                for name in names:
+                    self.fields.pop(name, None)
+        if kind == PlatformAccount.Kind.SOFTSUGAR:
+            self.fields.pop("push_urls", None)
         # Only scenes of the room's own platform account can be shown in its lives.
         scenes = AnchorScene.objects.select_related("anchor")
         if self.instance.account_id:
             scenes = scenes.filter(anchor__account_id=self.instance.account_id)
         for name in ("anchor_scene", "switch_scenes"):
-            self.fields[name].queryset = scenes  # type: ignore[attr-defined]
-            self.fields[name].help_text += " Sync the account's catalog to list its anchors."
+            if name in self.fields:
+                self.fields[name].queryset = scenes  # type: ignore[attr-defined]
+                self.fields[name].help_text += " Sync the account's catalog to list its anchors."
         # The overlay's place only matters with an overlay: left empty, it keeps its default.
         for name in OVERLAY_PLACE:
-            self.fields[name].required = False
+            if name in self.fields:
+                self.fields[name].required = False
 
     def clean(self) -> dict:
         data = super().clean() or {}
         for name in OVERLAY_PLACE:
-            if data.get(name) is None:
+            if name in self.fields and data.get(name) is None:
                 data[name] = Room._meta.get_field(name).get_default()
         guiji = self.instance.account_id and self.instance.account.kind == PlatformAccount.Kind.GUIJI
         if guiji and not data.get("anchor_scene"):
@@ -246,6 +393,87 @@ class LayoutForm(forms.Form):
     alpha = forms.FloatField(min_value=0, max_value=1, initial=1.0, label="Opacity (0 to 1)")
 
 
+# The show during a live (MetaStudio) ------------------------------------------------------
+
+
+class OutputForm(forms.Form):
+    url = forms.CharField(label="RTMP URL", max_length=2048)
+    stream_key = forms.CharField(label="Stream key", max_length=500, required=False)
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"].strip()
+        if not url.startswith(("rtmp://", "rtmps://")):
+            raise forms.ValidationError("The output is an rtmp:// or rtmps:// URL.")
+        return url
+
+
+class ShowLayerForm(forms.Form):
+    """A guide layer shown for a while (SmartLayerConfig): an image or a line of text."""
+
+    kind = forms.ChoiceField(choices=[("IMAGE", "Image"), ("TEXT", "Text")])
+    url = forms.URLField(label="Image URL", max_length=2048, required=False, assume_scheme="https")
+    text = forms.CharField(max_length=256, required=False)
+    x = forms.IntegerField(min_value=-1920, max_value=3840, initial=60)
+    y = forms.IntegerField(min_value=-1920, max_value=3840, initial=1500)
+    width = forms.IntegerField(min_value=1, max_value=7680, initial=960)
+    height = forms.IntegerField(min_value=1, max_value=7680, initial=200)
+    seconds = forms.IntegerField(label="Shown for (s)", min_value=1, max_value=3600, initial=10)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("kind") == "IMAGE" and not data.get("url"):
+            self.add_error("url", "An image layer needs the image's URL.")
+        if data.get("kind") == "TEXT" and not data.get("text"):
+            self.add_error("text", "A text layer needs its text.")
+        return data
+
+
+class ExitForm(forms.Form):
+    """When the platform stops the live by itself (LiveExitConfig)."""
+
+    max_live_duration = forms.IntegerField(
+        label="Stop after (hours, 0 never)", min_value=0, max_value=168, initial=0
+    )
+    auto_stop_mode = forms.ChoiceField(
+        label="How it stops",
+        choices=[
+            ("FORCE_EXIT", "At once"),
+            ("SEGMENT_END", "At the end of the paragraph"),
+            ("SCENE_END", "At the end of the scene"),
+            ("SCRIPT_END", "At the end of the script"),
+        ],
+    )
+    max_exception_waiting_duration = forms.IntegerField(
+        label="Stop after a fault lasting (minutes, 0 never)", min_value=0, max_value=60, initial=3
+    )
+
+
+class ParagraphRewriteForm(forms.Form):
+    paragraph = forms.IntegerField()
+    title = forms.CharField(max_length=256, required=False)
+    text = forms.CharField(max_length=10000)
+
+
+class AudienceForm(forms.Form):
+    """An audience event typed on the console: what a platform's comment feed would report."""
+
+    kind = forms.ChoiceField(
+        choices=[("comment", "Comment"), ("enter", "Arrives"), ("like", "Like"), ("gift", "Gift")]
+    )
+    name = forms.CharField(label="Viewer", max_length=64, initial="viewer")
+    text = forms.CharField(label="Comment", max_length=500, required=False)
+    gift_name = forms.CharField(max_length=64, required=False)
+    gift_num = forms.IntegerField(min_value=1, max_value=9999, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("kind") == "comment" and not data.get("text"):
+            self.add_error("text", "Type the comment.")
+        if data.get("kind") == "gift" and not data.get("gift_name"):
+            self.add_error("gift_name", "Name the gift.")
+        return data
+
+
 class PlatformAccountAdminForm(forms.ModelForm):
     """Credentials are asked for by name and never shown back: a blank field keeps the stored value."""
 
@@ -255,6 +483,21 @@ class PlatformAccountAdminForm(forms.ModelForm):
     project_id = forms.CharField(required=False, help_text="MetaStudio project id.")
     access_key = forms.CharField(required=False, help_text="MetaStudio AK.")
     secret_key = forms.CharField(required=False, widget=forms.PasswordInput, help_text="MetaStudio SK.")
+    mqtt_url = forms.CharField(
+        required=False, help_text="Guiji: the MQTT broker (mqtt://host:port); blank uses LiveDeck's own."
+    )
+    iam_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput,
+        help_text="MetaStudio: an IAM token to send instead of signing with AK/SK (optional).",
+    )
+    app_user_id = forms.CharField(required=False, help_text="MetaStudio: X-App-UserId, if you use one.")
+    callback_secret = forms.CharField(
+        required=False,
+        max_length=32,
+        widget=forms.PasswordInput,
+        help_text="MetaStudio: the key its callbacks are signed with (up to 32 characters); blank makes one.",
+    )
 
     class Meta:
         model = PlatformAccount
@@ -273,9 +516,17 @@ class PlatformAccountAdminForm(forms.ModelForm):
         if kind:
             stored = self.instance.credentials if self.instance.pk else {}
             for name in PlatformAccount.CREDENTIAL_FIELDS[kind]:
+                if name in PlatformAccount.OPTIONAL_CREDENTIALS:
+                    continue
                 if not data.get(name) and not stored.get(name):
                     self.add_error(name, "Required for this kind of account.")
         return data
+
+    def clean_app_user_id(self) -> str:
+        value: str = self.cleaned_data.get("app_user_id", "")
+        if not value.isascii():
+            raise forms.ValidationError("MetaStudio takes a user id without Chinese characters (ASCII only).")
+        return value
 
     def save(self, commit: bool = True) -> PlatformAccount:
         account = super().save(commit=False)

@@ -54,9 +54,28 @@ def now_playing(session: LiveSession | None) -> dict[str, Any] | None:
     return {"number": show.index(playing["pcm"]) + 1, "total": len(show), "status": playing.get("status")}
 
 
+def show_paragraphs(room: Room, session: LiveSession | None) -> list[dict[str, Any]]:
+    """The script's paragraphs as the platform plays them (MetaStudio reports each switch):
+    those already spoken this round, the one being spoken, and those still to come."""
+    if session is None or not session.is_open:
+        return []
+    playing = str(session.vendor_data.get("paragraph", {}).get("sequence_no", ""))
+    current = int(playing) if playing.isascii() and playing.isdigit() else -1
+    return [
+        {
+            "number": index + 1,
+            "title": paragraph.title,
+            "text": paragraph.text,
+            "state": "done" if index < current else "playing" if index == current else "next",
+        }
+        for index, paragraph in enumerate(room.script.paragraphs.all())
+    ]
+
+
 def live_context(room: Room, session: LiveSession | None) -> dict[str, Any]:
     caps = capabilities(room)
     return {
+        "paragraphs": show_paragraphs(room, session) if "now_playing" in caps else [],
         "now_playing": now_playing(session),
         "room": room,
         "session": session,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinLengthValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -33,8 +40,17 @@ class PlatformAccount(models.Model):
     CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
         Kind.SOFTSUGAR: ("token",),
         Kind.GUIJI: ("app_id", "app_secret", "mqtt_url"),
-        Kind.METASTUDIO: ("project_id", "access_key", "secret_key"),
+        Kind.METASTUDIO: (
+            "project_id",
+            "access_key",
+            "secret_key",
+            "iam_token",
+            "app_user_id",
+            "callback_secret",
+        ),
     }
+    # Of those, the ones an account may go without (a default applies, or they are extras).
+    OPTIONAL_CREDENTIALS = frozenset({"mqtt_url", "iam_token", "app_user_id", "callback_secret"})
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -51,6 +67,12 @@ class PlatformAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()}{', sandbox' if self.sandbox else ''})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # MetaStudio signs its callbacks with a key of at most 32 characters (LiveEventCallBackConfig.key).
+        if self.kind == self.Kind.METASTUDIO and not self.credential("callback_secret"):
+            self.credentials = {**self.credentials, "callback_secret": secrets.token_urlsafe(24)}
+        super().save(*args, **kwargs)
 
     def credential(self, name: str) -> str:
         return str(self.credentials.get(name, ""))
@@ -117,6 +139,44 @@ class Script(GuijiSpeech):
     background_type = models.IntegerField(choices=BackgroundType.choices, default=BackgroundType.IMAGE)
     background_url = models.URLField("background URL", max_length=500, blank=True)
     background_loop = models.BooleanField("loop a video background", default=True)
+    # MetaStudio: the digital human and voice assets, and how the paragraphs are played
+    # (metastudio-create-smart-live-room.txt, LiveVideoScriptInfo, VoiceConfig, PlayPolicy).
+    ms_model_asset_id = models.CharField(
+        "MetaStudio anchor asset id", max_length=64, blank=True, help_text="MetaStudio: model_asset_id."
+    )
+    ms_voice_asset_id = models.CharField(
+        "MetaStudio voice asset id", max_length=256, blank=True, help_text="MetaStudio: voice_asset_id."
+    )
+    ms_voice_speed = models.PositiveSmallIntegerField(
+        "MetaStudio speed",
+        default=100,
+        validators=[MinValueValidator(50), MaxValueValidator(200)],
+        help_text="50 is half speed, 100 normal, 200 double.",
+    )
+    ms_voice_pitch = models.PositiveSmallIntegerField(
+        "MetaStudio pitch", default=100, validators=[MinValueValidator(50), MaxValueValidator(200)]
+    )
+    ms_voice_volume = models.PositiveSmallIntegerField(
+        "MetaStudio volume", default=140, validators=[MinValueValidator(90), MaxValueValidator(240)]
+    )
+    ms_repeat_count = models.SmallIntegerField(
+        "repeat the paragraphs",
+        default=-1,
+        validators=[MinValueValidator(-1), MaxValueValidator(100)],
+        help_text="MetaStudio: -1 repeats until the live stops, 0 plays them once, n plays them n + 1 times.",
+    )
+    ms_random_play_mode = models.CharField(
+        "random order",
+        max_length=24,
+        choices=[
+            ("NONE", "In order"),
+            ("SCENE", "Scenes at random"),
+            ("SCRIPT_ITEM", "Paragraphs at random"),
+            ("SCENE_AND_SCRIPT_ITEM", "Scenes and paragraphs at random"),
+        ],
+        default="NONE",
+        help_text="MetaStudio: from the second round on.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -127,6 +187,96 @@ class Script(GuijiSpeech):
 
     def quick_reply_list(self) -> list[str]:
         return [line.strip() for line in self.quick_replies.splitlines() if line.strip()]
+
+
+class ScriptParagraph(models.Model):
+    """One paragraph of a script's scene, spoken in order (MetaStudio: a shoot script)."""
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="paragraphs")
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=256, blank=True)
+    text = models.TextField(
+        validators=[MinLengthValidator(1), MaxLengthValidator(10000)],
+        help_text="What the avatar says; SSML tags are allowed (at most 10,000 characters).",
+    )
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title or self.text[:40]
+
+
+def _fits_base64(text: str, limit: int) -> bool:
+    return 4 * -(-len(text.encode()) // 3) <= limit
+
+
+class ScriptLayer(models.Model):
+    """An image, video or text drawn over the scene (MetaStudio: LayerConfig). Positions and
+    sizes are on the vendor's canvas (1080 x 1920 portrait, 1920 x 1080 landscape)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "IMAGE", "Image"
+        VIDEO = "VIDEO", "Video"
+        TEXT = "TEXT", "Text"
+
+    FONTS = [
+        ("HarmonyOS_Sans_SC_Black", "HarmonyOS Sans Black"),
+        ("HarmonyOS_Sans_SC_Regular", "HarmonyOS Sans Regular"),
+        ("HarmonyOS_Sans_SC_Thin", "HarmonyOS Sans Thin"),
+        ("fzyouh", "FZ You Hei"),
+    ]
+    canvas = [MinValueValidator(-1920), MaxValueValidator(3840)]
+    size = [MinValueValidator(1), MaxValueValidator(7680)]
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="layers")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMAGE)
+    x = models.IntegerField(default=0, validators=canvas)
+    y = models.IntegerField(default=0, validators=canvas)
+    width = models.PositiveIntegerField(default=300, validators=size)
+    height = models.PositiveIntegerField(default=300, validators=size)
+    layer_index = models.PositiveSmallIntegerField(
+        "layer order",
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="1 is the bottom layer.",
+    )
+    url = models.URLField("image or video URL", max_length=2048, blank=True)
+    video_cover_url = models.URLField("video cover URL", max_length=2048, blank=True)
+    loop_count = models.SmallIntegerField(
+        "video plays",
+        default=-1,
+        validators=[MinValueValidator(-1), MaxValueValidator(100)],
+        help_text="-1 loops for ever, 0 does not play.",
+    )
+    text = models.CharField(max_length=1024, blank=True)
+    font_name = models.CharField(max_length=64, choices=FONTS, default="HarmonyOS_Sans_SC_Black")
+    font_size = models.PositiveSmallIntegerField(
+        default=16, validators=[MinValueValidator(4), MaxValueValidator(120)]
+    )
+    font_color = models.CharField(
+        max_length=7,
+        default="#FFFFFF",
+        validators=[RegexValidator(r"^#[0-9A-Fa-f]{6}$", "A colour is # and six hex digits, like #FFFFFF.")],
+    )
+
+    class Meta:
+        ordering = ["layer_index", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} layer {self.pk or ''}".strip()
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.TEXT:
+            if not self.text:
+                raise ValidationError({"text": "A text layer needs its text."})
+            # The vendor takes the text base64-encoded, at most 1,024 characters of it.
+            if not _fits_base64(self.text, 1024):
+                raise ValidationError(
+                    {"text": "Too long: at most 768 bytes of UTF-8 (about 256 Chinese characters)."}
+                )
+        elif not self.url:
+            raise ValidationError({"url": f"A {self.get_kind_display().lower()} layer needs its URL."})
 
 
 class Room(models.Model):
@@ -192,7 +342,57 @@ class Room(models.Model):
     push_urls = models.TextField(
         "RTMP push URLs",
         blank=True,
-        help_text="Guiji: third-party platforms to push the stream to, one rtmp:// URL per line.",
+        help_text="Third-party platforms to push the stream to, one rtmp:// URL per line (MetaStudio: one).",
+    )
+    # MetaStudio (metastudio-create-smart-live-room.txt): how replies are played, the RTMP
+    # output (the first push URL and this key), backup anchors, the co-streamer, how callbacks
+    # are signed.
+    ms_play_type = models.CharField(
+        "takeovers play",
+        max_length=10,
+        choices=[
+            ("APPEND", "After what is queued"),
+            ("INSERT", "At the end of the sentence"),
+            ("PLAY_NOW", "At once"),
+        ],
+        default="INSERT",
+        help_text="MetaStudio: interaction_config.play_type.",
+    )
+    ms_ignore_current_sentence = models.BooleanField(
+        "drop the cut sentence",
+        default=False,
+        help_text="MetaStudio: after a takeover that plays at once, do not finish the sentence it cut.",
+    )
+    stream_key = models.CharField(
+        "RTMP stream key", max_length=500, blank=True, help_text="MetaStudio: the key of the push URL."
+    )
+    backup_anchor_ids = models.TextField(
+        "backup anchor asset ids",
+        blank=True,
+        help_text="MetaStudio: up to 5 digital-human asset ids to rotate to, one per line.",
+    )
+    callback_auth = models.CharField(
+        "callback signing",
+        max_length=12,
+        choices=[
+            ("MSS_A_HEAD", "Signed, in headers"),
+            ("MSS_A", "Signed, in the URL"),
+            ("NONE", "Unsigned (secret URL only)"),
+        ],
+        default="MSS_A_HEAD",
+        help_text="MetaStudio: how the platform signs the events it sends LiveDeck.",
+    )
+    co_streamer_voice_id = models.CharField(
+        "co-streamer voice asset id",
+        max_length=256,
+        blank=True,
+        help_text="MetaStudio: a second voice that rules may reply with.",
+    )
+    co_streamer_action = models.CharField(
+        "while the co-streamer speaks",
+        max_length=12,
+        choices=[("SILENCE", "The anchor is silent"), ("VOLUME_DOWN", "The anchor speaks lower")],
+        default="SILENCE",
     )
     hosts = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="rooms", help_text="Hosts who may run this room."
@@ -220,11 +420,19 @@ class Room(models.Model):
         first = [self.anchor_scene] if self.anchor_scene else []
         return first + [scene for scene in self.switch_scenes.all() if scene != self.anchor_scene]
 
+    def backup_anchor_list(self) -> list[str]:
+        return [line.strip() for line in self.backup_anchor_ids.splitlines() if line.strip()]
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         bad = [url for url in self.push_url_list() if not url.startswith(("rtmp://", "rtmps://"))]
         if bad:
             errors["push_urls"] = f"Push URLs start with rtmp:// or rtmps:// ({bad[0]} does not)."
+        backups = self.backup_anchor_list()
+        if len(backups) > 5 or any(len(asset) > 64 for asset in backups):
+            errors["backup_anchor_ids"] = "At most 5 asset ids, each at most 64 characters."
+        if self.account_id and self.account.kind == PlatformAccount.Kind.METASTUDIO:
+            errors.update(self._metastudio_errors())
         if self.resolution_width * self.resolution_height > 1920 * 1080:
             errors["resolution_height"] = "The vendor streams at most 1080p (1080 x 1920 or 1920 x 1080)."
         if self.external_rtc:
@@ -237,6 +445,107 @@ class Room(models.Model):
                 errors["rtc_uid"] = "The Agora uid is a number no larger than 4294967295."
         if errors:
             raise ValidationError(errors)
+
+    def _metastudio_errors(self) -> dict[str, str]:
+        """What MetaStudio refuses in a room (VideoConfig, output_urls, the script's scene)."""
+        errors: dict[str, str] = {}
+        if (self.resolution_width, self.resolution_height) not in ((1080, 1920), (1920, 1080)):
+            errors["resolution_width"] = "MetaStudio lives are 1080 x 1920 or 1920 x 1080."
+        if not 1 <= self.bitrate <= 8:
+            errors["bitrate"] = "MetaStudio streams at 1 to 8 Mbps."
+        if len(self.push_url_list()) > 1:
+            errors["push_urls"] = "MetaStudio pushes to one RTMP URL."
+        if self.stream_key and not self.push_url_list():
+            errors["stream_key"] = "A stream key needs the push URL it belongs to."
+        if self.script_id:
+            script = self.script
+            missing = [
+                label
+                for label, value in (
+                    ("an anchor asset id", script.ms_model_asset_id),
+                    ("a voice asset id", script.ms_voice_asset_id),
+                )
+                if not value
+            ]
+            if missing:
+                errors["script"] = f"For MetaStudio the script needs {' and '.join(missing)}."
+            elif script.background_url and script.background_type != Script.BackgroundType.IMAGE:
+                errors["script"] = "MetaStudio backgrounds are images: pick a script whose background is one."
+        return errors
+
+
+class InteractionRule(models.Model):
+    """When an audience event matches, the avatar replies (MetaStudio: LiveRoomInteractionRuleInfo,
+    matched by the platform on the events LiveDeck reports)."""
+
+    class Event(models.IntegerChoices):
+        COMMENT = 1, "Comment"
+        ENTER = 2, "Viewer enters"
+        LIKE = 3, "Like"
+        GIFT = 4, "Gift"
+
+    class Match(models.TextChoices):
+        EQUAL = "EQUAL", "is exactly"
+        REGEX = "REGEX", "matches the pattern"
+        MATH_GT = "MATH_GT", "is more than"
+        MATH_GE = "MATH_GE", "is at least"
+        MATH_LT = "MATH_LT", "is less than"
+        MATH_LE = "MATH_LE", "is at most"
+        MATH_EQ = "MATH_EQ", "equals the number"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=256)
+    enabled = models.BooleanField(default=True)
+    event_type = models.PositiveSmallIntegerField("event", choices=Event.choices, default=Event.COMMENT)
+    tag = models.CharField(
+        "field",
+        max_length=256,
+        default="content",
+        help_text="The event's field to test: content (comment text), level, giftNum, ...",
+    )
+    match = models.CharField(max_length=10, choices=Match.choices, default=Match.REGEX)
+    value = models.CharField(max_length=1024, blank=True)
+    reply_texts = models.TextField(
+        "replies", help_text="Up to 5 replies, one per line (at most 1,024 characters each)."
+    )
+    reply_order = models.CharField(
+        max_length=6, choices=[("RANDOM", "At random"), ("ORDER", "In turn")], default="RANDOM"
+    )
+    time_window = models.SmallIntegerField(
+        "quiet period (s)",
+        default=0,
+        validators=[MinValueValidator(-1), MaxValueValidator(7200)],
+        help_text="0 replies every time, n at most once every n seconds, -1 once per live.",
+    )
+    priority = models.PositiveSmallIntegerField(
+        default=500, validators=[MaxValueValidator(999)], help_text="Lower wins (0 to 999)."
+    )
+
+    class Meta:
+        ordering = ["priority", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def reply_list(self) -> list[str]:
+        return [line.strip() for line in self.reply_texts.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        replies = self.reply_list()
+        if not replies:
+            raise ValidationError({"reply_texts": "Give at least one reply."})
+        if len(replies) > 5 or any(len(reply) > 1024 for reply in replies):
+            raise ValidationError({"reply_texts": "At most 5 replies, each at most 1,024 characters."})
+        if self.match == self.Match.REGEX:
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValidationError({"value": f"Not a valid pattern: {exc}."}) from None
+        elif self.match != self.Match.EQUAL:
+            try:
+                float(self.value)
+            except ValueError:
+                raise ValidationError({"value": "A number comparison needs a number."}) from None
 
 
 class LiveSessionQuerySet(models.QuerySet["LiveSession"]):

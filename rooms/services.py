@@ -7,17 +7,27 @@ go through a driver (`rooms.platforms`); every change to a room ends in one `roo
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
+import functools
+import json
 import logging
+import os
 import random
+import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
+import httpx
 import redis
 from asgiref.sync import async_to_sync
+from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -25,12 +35,14 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from rooms import fragments
-from rooms.models import OPEN_STATES, STATE_RANK, LiveSession, PlatformAccount, Room
+from rooms.models import OPEN_STATES, STATE_RANK, LiveSession, PlatformAccount, Room, ScriptParagraph
 from rooms.platforms import call, driver_class, new_client
-from rooms.platforms.base import Capability, Driver, LiveState, LiveStatus, PlatformError
+from rooms.platforms.base import AudienceEvent, Capability, Driver, LiveState, LiveStatus, PlatformError
 from rooms.selectors import sessions_latest_by_room
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ActionRefused(Exception):
@@ -46,6 +58,16 @@ def _enqueue(task: str, *args: Any, countdown: float = 0) -> None:
 
 def _load(session_id: int) -> LiveSession:
     return LiveSession.objects.select_related("account", "room__script").get(pk=session_id)
+
+
+def _load_show(session_id: int) -> LiveSession:
+    """A session with all of its room's show: what a driver builds a vendor room from (it runs
+    in an event loop, where a lazy query cannot run)."""
+    return (
+        LiveSession.objects.select_related("account", "room__script", "room__account")
+        .prefetch_related("room__script__paragraphs", "room__script__layers", "room__rules")
+        .get(pk=session_id)
+    )
 
 
 # Opening, starting and closing ---------------------------------------------------------
@@ -71,7 +93,7 @@ def session_create(*, session_id: int) -> None:
     Not retried: a create that timed out may still have created (and be billing) a session
     on the vendor, so it is marked failed and left for the orphan scan to find.
     """
-    session = _load(session_id)
+    session = _load_show(session_id)
     if session.vendor_session_id or not session.is_open:
         return
     if session.room is None:
@@ -328,6 +350,11 @@ STAGE_ACTIONS = {
     "push_on": Capability.PUSH_STREAMS,
     "push_off": Capability.PUSH_STREAMS,
     "layout": Capability.ANCHOR_LAYOUT,
+    "output": Capability.OUTPUT_REFRESH,
+    "layer": Capability.SHOW_LAYER,
+    "exit": Capability.EXIT_CONFIG,
+    "rules": Capability.RULES_REWRITE,
+    "paragraphs": Capability.SCRIPT_REWRITE,
 }
 
 
@@ -347,12 +374,14 @@ def stage_apply(*, session_id: int, action: str, params: dict[str, Any]) -> None
     retrying; a refusal is shown to the host."""
     from rooms.platforms.base import AnchorLayout
 
-    session = _load(session_id)
+    session = _load_show(session_id)
     if not session.is_open:
         return
     stage = dict(session.vendor_data.get("stage", {}))
     try:
-        if action == "background":
+        if action in SHOW_ACTIONS:
+            stage.update(_show_apply(session, action, params))
+        elif action == "background":
             call(session.account, lambda d: d.set_background(session, params["url"]))
             stage["background"] = params["url"]
         elif action == "anchor":
@@ -468,50 +497,96 @@ def heartbeats_send_due(*, limit: int | None = None) -> HeartbeatReport:
         LiveSession.objects.bulk_update(due, ["next_heartbeat_at"], batch_size=500)
     if not due:
         return HeartbeatReport(0, 0, 0, time.monotonic() - started)
-    outcomes = async_to_sync(_send_heartbeats)(due)
+    heartbeats = _loop()
+    outcomes = heartbeats.run(_send_heartbeats(heartbeats, due))
     closed = _record_heartbeats(outcomes)
     failed = sum(1 for outcome in outcomes if outcome.error)
     return HeartbeatReport(len(outcomes), failed, closed, time.monotonic() - started)
 
 
 # httpcore's pool does work quadratic in its connection count on every request it starts or
-# ends (encode/httpcore#1035): 200 connections in one pool cost ~12 ms of CPU per heartbeat.
-# Pools of 10 carry the same concurrency for ~2 ms (bench/heartbeats.py); fewer, larger
-# pools cost more per request, more pools more client set-up (an SSL context each).
-POOL_CONNECTIONS = 10
+# ends, and checks each idle connection's socket each time (encode/httpcore#1035): 200
+# connections in one pool cost ~12 ms of CPU per heartbeat. Many small pools carry the same
+# concurrency; with connections kept between batches, 1,000 heartbeats cost 0.8 s of CPU in
+# pools of 2, 1.0 s in pools of 3, 1.3 s in pools of 5 and 1.75 s in pools of 10.
+POOL_CONNECTIONS = 2
 
 
-async def _send_heartbeats(sessions: list[LiveSession]) -> list[_Outcome]:
-    concurrency = max(1, min(settings.HEARTBEAT_CONCURRENCY, len(sessions)))
-    pools = -(-concurrency // POOL_CONNECTIONS)
-    per_pool = -(-concurrency // pools)
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(new_client(max_connections=per_pool)) for _ in range(pools)
-        ]
-        limits = [asyncio.Semaphore(per_pool) for _ in range(pools)]
-        drivers: dict[tuple[int, int], Driver] = {}
-        for index, session in enumerate(sessions):
-            key = (session.account_id, index % pools)
-            if key not in drivers:
-                drivers[key] = driver_class(session.account.kind)(session.account, clients[key[1]])
+class _HeartbeatLoop:
+    """An event loop of this process's own, in a daemon thread, and the HTTP pools heartbeats go
+    out through, both kept between batches.
 
-        async def beat(index: int, session: LiveSession) -> _Outcome:
-            pool = index % pools
-            driver = drivers[session.account_id, pool]
-            async with limits[pool]:
+    A batch on pools of its own opened a connection per concurrent heartbeat (200) at once, every
+    scan: a TLS handshake each with a real vendor, and a burst that overflowed the sandbox's
+    listen queue, where a dropped connect is retried after 1 s and the whole batch waits for it.
+    A process forked from one that had the loop (a Celery pool process) makes its own.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.pools: list[tuple[httpx.AsyncClient, asyncio.Semaphore]] = []
+        self.made_by: tuple[Any, ...] = ()
+        threading.Thread(target=self.loop.run_forever, name="heartbeats", daemon=True).start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def current_pools(self) -> list[tuple[httpx.AsyncClient, asyncio.Semaphore]]:
+        # Runs on the loop's thread only. `new_client` is looked up as it is now: tests swap it
+        # for a fake vendor.
+        concurrency = settings.HEARTBEAT_CONCURRENCY
+        if self.made_by != (new_client, concurrency):
+            for client, _ in self.pools:
+                await client.aclose()
+            count = -(-concurrency // POOL_CONNECTIONS)
+            size = -(-concurrency // count)
+            # Idle between two batches of this process, which may be a few scans apart.
+            idle = settings.HEARTBEAT_INTERVAL
+            self.pools = [
+                (new_client(max_connections=size, keepalive_expiry=idle), asyncio.Semaphore(size))
+                for _ in range(count)
+            ]
+            self.made_by = (new_client, concurrency)
+        return self.pools
+
+
+_loop_lock = threading.Lock()
+_current_loop: _HeartbeatLoop | None = None
+
+
+def _loop() -> _HeartbeatLoop:
+    global _current_loop
+    with _loop_lock:
+        if _current_loop is None or _current_loop.pid != os.getpid():
+            _current_loop = _HeartbeatLoop()
+        return _current_loop
+
+
+async def _send_heartbeats(heartbeats: _HeartbeatLoop, sessions: list[LiveSession]) -> list[_Outcome]:
+    pools = await heartbeats.current_pools()
+    drivers: dict[tuple[int, int], Driver] = {}
+    for index, session in enumerate(sessions):
+        key = (session.account_id, index % len(pools))
+        if key not in drivers:
+            drivers[key] = driver_class(session.account.kind)(session.account, pools[key[1]][0])
+
+    async def beat(index: int, session: LiveSession) -> _Outcome:
+        pool = index % len(pools)
+        driver = drivers[session.account_id, pool]
+        async with pools[pool][1]:
+            try:
+                return _Outcome(session, status=await driver.heartbeat(session))
+            except PlatformError as exc:
+                if not exc.permanent:
+                    return _Outcome(session, error=exc)
+                # Refused outright: the vendor probably closed the session. Ask why.
                 try:
-                    return _Outcome(session, status=await driver.heartbeat(session))
-                except PlatformError as exc:
-                    if not exc.permanent:
-                        return _Outcome(session, error=exc)
-                    # Refused outright: the vendor probably closed the session. Ask why.
-                    try:
-                        return _Outcome(session, error=exc, status=await driver.status(session))
-                    except PlatformError as unknown:
-                        return _Outcome(session, error=exc, status=_forgotten(unknown))
+                    return _Outcome(session, error=exc, status=await driver.status(session))
+                except PlatformError as unknown:
+                    return _Outcome(session, error=exc, status=_forgotten(unknown))
 
-        return list(await asyncio.gather(*(beat(index, session) for index, session in enumerate(sessions))))
+    return list(await asyncio.gather(*(beat(index, session) for index, session in enumerate(sessions))))
 
 
 # Refusals that say the account is wrong, not the session: the session may still be billing.
@@ -657,10 +732,12 @@ def room_broadcast(*, room_id: int) -> None:
 
 
 def rooms_broadcast(*, room_ids: list[int]) -> None:
-    """Push each room's live state to its consoles: rendered once per room, sent in one loop."""
-    if not room_ids:
+    """Push each room's live state to its consoles: rendered once per room, sent in one loop.
+    A room no console watches is skipped; a console reads the state when it connects."""
+    watched = _watched(room_ids)
+    if not watched:
         return
-    rooms = Room.objects.select_related("account").in_bulk(room_ids)
+    rooms = Room.objects.select_related("account").in_bulk(watched)
     sessions = sessions_latest_by_room(list(rooms.values()))
     messages = {
         room.group_name: fragments.room_live_html(room, sessions.get(pk)) for pk, room in rooms.items()
@@ -674,3 +751,222 @@ async def _group_send_all(messages: dict[str, str]) -> None:
     await asyncio.gather(
         *(layer.group_send(group, {"type": "room.state", "html": html}) for group, html in messages.items())
     )
+
+
+def _watched(room_ids: list[int]) -> list[int]:
+    """The rooms with a console open on them, in any web process.
+
+    With the Pub/Sub channel layer a room's group is a Redis channel that each web process with
+    a console on the room subscribes to, so PUBSUB NUMSUB counts whom a group_send would reach.
+    Rendering the fragment was most of a heartbeat's CPU (~2 ms of 3.5, bench/heartbeats.py),
+    and most rooms are watched by nobody. Nothing is missed by skipping them: RoomConsumer joins
+    the group before it reads the state, so a console that joins after the count reads a state
+    at least as new as the one not pushed.
+    """
+    layer = get_channel_layer()
+    if not room_ids or not isinstance(layer, RedisPubSubChannelLayer):
+        return room_ids  # a layer that cannot say who listens: push to every room
+    config = cast(dict[str, Any], settings.CHANNEL_LAYERS[DEFAULT_CHANNEL_LAYER]["CONFIG"])
+    hosts = decode_hosts(config.get("hosts"))
+    # Named as channels_redis's Pub/Sub layer names a group's channel and picks its shard.
+    prefix = config.get("prefix", "asgi")
+    rooms = {f"{prefix}__group__{Room(pk=pk).group_name}": pk for pk in room_ids}
+    shards: dict[int, list[str]] = {}
+    for channel in rooms:
+        shards.setdefault(_consistent_hash(channel, len(hosts)), []).append(channel)
+    watched: list[int] = []
+    for shard, channels in shards.items():
+        counts = cast(list[tuple[bytes, int]], _layer_redis(hosts[shard]["address"]).pubsub_numsub(*channels))
+        watched += [rooms[channel.decode()] for channel, count in counts if count]
+    return watched
+
+
+@functools.cache
+def _layer_redis(address: str) -> redis.Redis:
+    return redis.Redis.from_url(address)
+
+
+# MetaStudio: the show during a live, its signed callbacks, the audience it is told about --
+
+
+SHOW_ACTIONS = {"output", "layer", "exit", "rules", "paragraphs"}
+
+
+def _show_apply(session: LiveSession, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One change to the show during a live (MetaStudio commands); returns what the stage records."""
+    from rooms.platforms.base import Paragraph, ShownLayer
+
+    room = session.room
+    assert room is not None
+    if action == "output":
+        call(session.account, lambda d: d.refresh_output(session, params["url"], params["stream_key"]))
+        return {"output": params["url"]}
+    if action == "layer":
+        layer = ShownLayer(**params)
+        call(session.account, lambda d: d.show_layer(session, layer))
+        return {"layer": params}
+    if action == "exit":
+        call(session.account, lambda d: d.reset_exit(session, **params))
+        return {"exit": params}
+    if action == "rules":
+        call(session.account, lambda d: d.rewrite_rules(session, room))
+        return {"rules": len(room.rules.all())}
+    paragraphs = [
+        Paragraph(sequence_no=number, title=paragraph.title, text=paragraph.text)
+        for number, paragraph in enumerate(room.script.paragraphs.all())
+    ]
+    call(session.account, lambda d: d.rewrite_script(session, paragraphs))
+    return {"paragraphs": timezone.now().isoformat()}
+
+
+def paragraph_rewrite(*, session: LiveSession, paragraph_id: int, title: str, text: str) -> None:
+    """Rewrite a paragraph the avatar has not reached yet in this round of the live: saved to
+    the script, and the platform's unplayed paragraphs are replaced in a task."""
+    if not session.is_open or session.stop_requested or not session.vendor_session_id:
+        raise ActionRefused("Paragraphs can be rewritten only while a live is open.")
+    if Capability.SCRIPT_REWRITE not in _capabilities(session.account.kind):
+        raise ActionRefused(f"{session.account.get_kind_display()} cannot rewrite the script during a live.")
+    assert session.room is not None
+    order = list(session.room.script.paragraphs.values_list("pk", flat=True))
+    if paragraph_id not in order:
+        raise ActionRefused("That paragraph is not in this room's script.")
+    playing = paragraph_playing(session)
+    if playing is not None and order.index(paragraph_id) <= playing:
+        raise ActionRefused("The avatar has already reached that paragraph in this round; pick a later one.")
+    with transaction.atomic():
+        ScriptParagraph.objects.filter(pk=paragraph_id).update(title=title, text=text)
+        LiveSession.objects.filter(pk=session.pk).update(last_error="")
+        _enqueue("stage_apply", session.pk, "paragraphs", {})
+
+
+def paragraph_playing(session: LiveSession) -> int | None:
+    """The index in the script of the paragraph the platform last said it switched to."""
+    number = str(session.vendor_data.get("paragraph", {}).get("sequence_no", ""))
+    return int(number) if number.isascii() and number.isdigit() else None
+
+
+@dataclass(frozen=True)
+class SignedCallback:
+    """A callback request as its signature check needs it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+def metastudio_callback_receive(*, account: PlatformAccount, request: SignedCallback) -> bool:
+    """Check a MetaStudio event callback the way its room has them signed, then apply it.
+    Raises CallbackRefused when it is not MetaStudio's (nothing is stored), PlatformError when
+    the body is not an event; returns whether anything changed."""
+    from rooms.platforms.metastudio_callbacks import AuthType, CacheReplayStore, verify_callback
+
+    event = driver_class(account.kind).parse_callback(request.body)
+    session = (
+        LiveSession.objects.select_related("room")
+        .filter(account=account, vendor_session_id=event.vendor_session_id)
+        .first()
+    )
+    if session is not None and session.room is not None:
+        auth = AuthType(session.vendor_data.get("callback_auth") or session.room.callback_auth)
+    elif "hwSecret" in request.query:
+        auth = AuthType.MSS_A
+    else:
+        # A job LiveDeck does not know: checked as strictly as the callback allows, then ignored.
+        named = {name.lower() for name in request.headers}
+        auth = AuthType.MSS_A_HEAD if "x-hw-mss-secret" in named else AuthType.NONE
+    verify_callback(
+        auth_type=auth,
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers=request.headers,
+        body=request.body,
+        key=account.credential("callback_secret"),
+        now=time.time(),
+        replay_store=CacheReplayStore(),
+        window=settings.METASTUDIO_CALLBACK_WINDOW,
+        host=urlsplit(settings.SITE_URL).netloc,
+    )
+    if session is None:
+        log.info("metastudio callback for unknown job %s on %s", event.vendor_session_id, account)
+        return False
+    if event.kind == "paragraph":
+        session_vendor_note(session_id=session.pk, changes={"paragraph": event.data})
+        return True
+    if event.kind == "rtmp":
+        url, state = event.data.get("output_url", ""), event.data.get("state", "")
+        links = {**session.vendor_data.get("rtmp", {}), url: state}
+        session_vendor_note(session_id=session.pk, changes={"rtmp": links})
+        return True
+    from takeovers.services import takeover_progress
+
+    return takeover_progress(session=session, trace_id=event.command_trace_id, code=event.command_code)
+
+
+def vendor_room_delete(*, room: Room) -> None:
+    """Delete the room LiveDeck created on the platform (MetaStudio keeps it between lives); the
+    next live creates a new one."""
+    if Capability.VENDOR_ROOMS not in _capabilities(room.account.kind):
+        raise ActionRefused(f"{room.account.get_kind_display()} keeps no room of its own.")
+    if not room.vendor_room_id:
+        raise ActionRefused("LiveDeck has not created a room on the platform for it.")
+    if LiveSession.objects.filter(room=room).open().exists():
+        raise ActionRefused("Stop its live first.")
+    vendor_room_id = room.vendor_room_id
+    call(room.account, lambda driver: driver.delete_room(vendor_room_id))
+    Room.objects.filter(pk=room.pk).update(vendor_room_id="")
+
+
+# Audience events, reported to platforms that match the interaction rules themselves.
+EVENTS_KEY = "livedeck:audience:{session_id}"
+EVENTS_FLUSH_KEY = "livedeck:audience:{session_id}:flush"
+EVENTS_BATCH = 100
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def audience_report(*, session: LiveSession, events: list[AudienceEvent]) -> None:
+    """Queue audience events for the platform: a task sends them in batches, at most one batch
+    per EVENTS_BATCH_SECONDS per session, so a burst of comments costs a few vendor calls."""
+    if not session.is_open or not session.vendor_session_id:
+        raise ActionRefused("Audience events go to the platform only while a live is open.")
+    if Capability.EVENT_REPORT not in _capabilities(session.account.kind):
+        raise ActionRefused(f"{session.account.get_kind_display()} does not take audience events.")
+    key = EVENTS_KEY.format(session_id=session.pk)
+    client = _redis()
+    client.rpush(key, *(json.dumps(dataclasses.asdict(event)) for event in events))
+    client.expire(key, 3600)
+    # The first event of a batch schedules its flush; later ones ride along.
+    if client.set(EVENTS_FLUSH_KEY.format(session_id=session.pk), 1, nx=True, ex=60):
+        _enqueue("audience_flush", session.pk, countdown=settings.EVENTS_BATCH_SECONDS)
+
+
+async def _report(driver: Driver, *, session: LiveSession, batch: list[AudienceEvent]) -> None:
+    await driver.report_events(session, batch)
+
+
+def audience_flush(*, session_id: int) -> int:
+    """Send the session's queued audience events to the platform, in batches; returns how many."""
+    client = _redis()
+    key = EVENTS_KEY.format(session_id=session_id)
+    client.delete(EVENTS_FLUSH_KEY.format(session_id=session_id))
+    session = _load(session_id)
+    sent = 0
+    while raw := client.lpop(key, EVENTS_BATCH):
+        if not session.is_open:
+            client.delete(key)
+            break
+        batch = [AudienceEvent(**json.loads(item)) for item in raw]  # type: ignore[union-attr]
+        try:
+            call(session.account, functools.partial(_report, session=session, batch=batch))
+        except PlatformError as exc:
+            log.warning("audience events of session %s not reported: %s", session_id, exc)
+            session_note_error(session_id=session_id, message=f"The platform refused audience events: {exc}")
+            break
+        sent += len(batch)
+    return sent

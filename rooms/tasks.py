@@ -79,3 +79,9 @@ def stage_apply(self: Task, session_id: int, action: str, params: dict[str, Any]
             session_id=session_id, message=f"The platform did not make the change: {exc}"
         ),
     )
+
+
+@shared_task
+def audience_flush(session_id: int) -> int:
+    """Send a session's queued audience events to its platform, in batches."""
+    return services.audience_flush(session_id=session_id)

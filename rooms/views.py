@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -16,10 +19,26 @@ from django.views.decorators.http import require_GET, require_POST
 
 from materials.models import Material
 from rooms import fragments, services
-from rooms.forms import AnchorForm, BackgroundForm, LayoutForm, PushForm, RoomForm, ScriptForm
+from rooms.forms import (
+    AnchorForm,
+    AudienceForm,
+    BackgroundForm,
+    ExitForm,
+    LayerFormSet,
+    LayoutForm,
+    OutputForm,
+    ParagraphFormSet,
+    ParagraphRewriteForm,
+    PushForm,
+    RoomForm,
+    RuleFormSet,
+    ScriptForm,
+    ShowLayerForm,
+)
 from rooms.models import LiveSession, PlatformAccount, Room, Script
 from rooms.platforms import call
-from rooms.platforms.base import Capability, PlatformError
+from rooms.platforms.base import AudienceEvent, Capability, PlatformError
+from rooms.platforms.metastudio_callbacks import CallbackRefused
 from rooms.selectors import (
     is_producer,
     is_staff,
@@ -39,6 +58,11 @@ CALLBACK_MAX_BYTES = 64 * 1024
 def _refused(message: str, status: int = 409) -> HttpResponse:
     """An action the host cannot do now: the console shows the message as a toast."""
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _toast(message: str) -> HttpResponse:
+    """Done: the console says so in a toast (htmx fires the event named in HX-Trigger)."""
+    return HttpResponse(status=204, headers={"HX-Trigger": json.dumps({"livedeckToast": message})})
 
 
 def _operable_room(request: HttpRequest, pk: int) -> Room:
@@ -73,6 +97,7 @@ def room_console(request: HttpRequest, pk: int) -> HttpResponse:
         "audio_materials": Material.objects.filter(kind=Material.Kind.AUDIO),
         "image_materials": Material.objects.filter(kind=Material.Kind.IMAGE),
         "scenes": room.scenes(),
+        "script_paragraphs": list(room.script.paragraphs.all()),
     }
     return render(request, "rooms/console.html", context)
 
@@ -129,6 +154,13 @@ def room_stage(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if not push.is_valid():
             return _refused(_form_problem(push), status=400)
         params = {"urls": push.cleaned_data["urls"]}
+    elif action in SHOW_FORMS:
+        form = SHOW_FORMS[action](request.POST)
+        if not form.is_valid():
+            return _refused(_form_problem(form), status=400)
+        params = dict(form.cleaned_data)
+    elif action == "rules":
+        params = {}
     else:
         layout = LayoutForm(request.POST)
         if not layout.is_valid():
@@ -139,6 +171,59 @@ def room_stage(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except services.ActionRefused as exc:
         return _refused(str(exc))
     return HttpResponse(status=204)
+
+
+# The show during a MetaStudio live: its output, a layer, when it stops.
+SHOW_FORMS: dict[str, type[forms.Form]] = {"output": OutputForm, "layer": ShowLayerForm, "exit": ExitForm}
+
+
+@login_required
+@require_POST
+def room_paragraph(request: HttpRequest, pk: int) -> HttpResponse:
+    """Rewrite a paragraph the avatar has not reached yet, during the live."""
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    form = ParagraphRewriteForm(request.POST)
+    if not form.is_valid():
+        return _refused(_form_problem(form), status=400)
+    if session is None:
+        return _refused("Paragraphs can be rewritten only while a live is open.")
+    data = form.cleaned_data
+    try:
+        services.paragraph_rewrite(
+            session=session, paragraph_id=data["paragraph"], title=data["title"], text=data["text"]
+        )
+    except services.ActionRefused as exc:
+        return _refused(str(exc))
+    return _toast("Saved; the platform plays the new text when it reaches that paragraph.")
+
+
+@login_required
+@require_POST
+def room_audience(request: HttpRequest, pk: int) -> HttpResponse:
+    """An audience event typed on the console, reported to the platform as its comment feed would."""
+    room = _operable_room(request, pk)
+    session = room_current_session(room)
+    form = AudienceForm(request.POST)
+    if not form.is_valid():
+        return _refused(_form_problem(form), status=400)
+    if session is None:
+        return _refused("Audience events go to the platform only while a live is open.")
+    data = form.cleaned_data
+    event = AudienceEvent(
+        kind=data["kind"],
+        user_id=f"console-{request.user.pk}",
+        name=data["name"],
+        text=data["text"],
+        gift_name=data["gift_name"],
+        gift_num=data["gift_num"] or 0,
+        timestamp_ms=int(time.time() * 1000),
+    )
+    try:
+        services.audience_report(session=session, events=[event])
+    except services.ActionRefused as exc:
+        return _refused(str(exc))
+    return _toast("Sent to the platform's interaction rules.")
 
 
 @login_required
@@ -181,13 +266,22 @@ def _require_producer(request: HttpRequest) -> None:
 @login_required
 def room_edit(request: HttpRequest, pk: int) -> HttpResponse:
     _require_producer(request)
-    room = get_object_or_404(Room, pk=pk)
+    room = get_object_or_404(Room.objects.select_related("account"), pk=pk)
     form = RoomForm(request.POST or None, instance=room)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    # Interaction rules are matched by the platform itself on MetaStudio.
+    rules = RuleFormSet(request.POST or None, instance=room, prefix="rules") if _has_rules(room) else None
+    if request.method == "POST" and form.is_valid() and (rules is None or rules.is_valid()):
+        with transaction.atomic():
+            form.save()
+            if rules is not None:
+                rules.save()
         messages.success(request, f"Saved {room.name}. The next live uses these settings.")
         return redirect("room-list")
-    return render(request, "rooms/room_form.html", {"form": form, "room": room})
+    return render(request, "rooms/room_form.html", {"form": form, "room": room, "rules": rules})
+
+
+def _has_rules(room: Room) -> bool:
+    return room.account.kind == PlatformAccount.Kind.METASTUDIO
 
 
 @login_required
@@ -200,12 +294,24 @@ def script_list(request: HttpRequest) -> HttpResponse:
 def script_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     _require_producer(request)
     script = get_object_or_404(Script, pk=pk) if pk else None
-    form = ScriptForm(request.POST or None, instance=script)
-    if request.method == "POST" and form.is_valid():
-        script = form.save()
+    data = request.POST or None
+    form = ScriptForm(data, instance=script)
+    # Blank rows come after the paragraphs there are.
+    after = max((p.position for p in script.paragraphs.all()), default=-1) + 1 if script else 0
+    extra = [{"position": after + n} for n in range(ParagraphFormSet.extra)]
+    paragraphs = ParagraphFormSet(data, instance=script, prefix="paragraphs", initial=extra)
+    layers = LayerFormSet(data, instance=script, prefix="layers")
+    valid = request.method == "POST" and all([form.is_valid(), paragraphs.is_valid(), layers.is_valid()])
+    if valid:
+        with transaction.atomic():
+            script = form.save()
+            for formset in (paragraphs, layers):
+                formset.instance = script
+                formset.save()
         messages.success(request, f"Saved the script {script.name}.")
         return redirect("script-list")
-    return render(request, "rooms/script_form.html", {"form": form, "script": script})
+    context = {"form": form, "script": script, "paragraphs": paragraphs, "layers": layers}
+    return render(request, "rooms/script_form.html", context)
 
 
 def _orphan_accounts(request: HttpRequest) -> list[PlatformAccount]:
@@ -255,7 +361,20 @@ def callback(request: HttpRequest, kind: str, key: str) -> JsonResponse:
     if len(request.body) > CALLBACK_MAX_BYTES:
         return JsonResponse({"error": "body too large"}, status=413)
     try:
-        changed = services.callback_receive(account=account, body=request.body)
+        if account.kind == PlatformAccount.Kind.METASTUDIO:
+            signed = services.SignedCallback(
+                method=request.method or "",
+                path=request.path,
+                query=dict(request.GET.lists()),
+                headers=dict(request.headers),
+                body=request.body,
+            )
+            changed = services.metastudio_callback_receive(account=account, request=signed)
+        else:
+            changed = services.callback_receive(account=account, body=request.body)
+    except CallbackRefused as exc:
+        log.warning("refused callback for %s: %s", account, exc.reason)
+        return JsonResponse({"error": "signature not accepted"}, status=401)
     except PlatformError as exc:
         log.warning("bad callback for %s: %s", account, exc)
         return JsonResponse({"error": exc.message}, status=400)

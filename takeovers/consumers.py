@@ -13,7 +13,8 @@ channel name and a layer receive loop per socket, and for every frame a fresh ta
 cost of this path (DESIGN.md, "Hot paths"), so the relay keeps only what it needs. Measured
 (bench/mic_relay.py, bench/README.md "mic_relay"): no frame lost or reordered up to 200 streams
 on one daphne, 2.3x-2.9x the CPU per frame of a bare websockets receiver, added p50 under 1 ms
-up to 60 streams, knee between 90 and 120. (A consumer variant was not run side by side.) The
+up to 60 streams, knee between 90 and 140 (between runs and loads); daphne's memory over a
+10-minute soak is not settled yet (see there). (A consumer variant was not run side by side.) The
 app still sits behind the same `AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))`
 as the room console, so origin and login are checked as everywhere else.
 

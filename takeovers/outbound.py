@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from channels.layers import get_channel_layer
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from rooms import platforms
 from rooms.platforms.base import Driver, PlatformError
@@ -96,6 +99,27 @@ def vendor_call(account: PlatformAccount, fn: Callable[[Driver], Awaitable[T]]) 
     return _run(call(), running)
 
 
+_cache: BaseCache | None = None
+
+
+def shared_cache() -> BaseCache:
+    """The default cache, one instance per process. `django.core.cache.cache` is one per thread,
+    and daphne runs each request in a thread of its own: every callback and push that touched it
+    opened a new Redis connection (connect and handshake, ~4 per takeover). Redis's connection
+    pool is thread-safe and makes a new one in a forked process."""
+    global _cache
+    if _cache is None:
+        _cache = caches.create_connection("default")
+    return _cache
+
+
+@receiver(setting_changed)
+def _forget_cache(*, setting: str, **kwargs: Any) -> None:
+    global _cache
+    if setting == "CACHES":
+        _cache = None
+
+
 PUSH_LOCK_SECONDS = 5  # held for one render and one send; expires if its holder dies
 
 
@@ -106,6 +130,7 @@ def console_push(group: str, render: Callable[[], str]) -> None:
     fragment is read from the database and sent before the next one is read, so a render that
     missed a change (a callback's, while the worker was rendering) never reaches the consoles
     after the push that shows it."""
+    cache = shared_cache()
     key = f"console-push:{group}"
     token = uuid.uuid4().hex
     deadline = time.monotonic() + 2

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from config.celery import app as celery_app
 from rooms import fragments
 from rooms.models import LiveSession, Room
+from rooms.platforms import driver_class
 from rooms.platforms.base import Overlay, PlatformError, TakeoverRequest, TakeoverState
 from rooms.services import ActionRefused, room_broadcast
 from takeovers.models import ACTIVE_STATES, QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
-from takeovers.outbound import console_push, vendor_call
+from takeovers.outbound import console_push, shared_cache, vendor_call
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ PROGRESS_CODES = {
     # Guiji: a playlist item (the takeover's material) began or ended (MQTT SessionState).
     "gj-begin": TakeoverState.PLAYING,
     "gj-end": TakeoverState.DONE,
+    # MetaStudio: an inserted reply finished playing (callback REPLY_COMMAND_FINISH).
+    "REPLY_COMMAND_FINISH": TakeoverState.DONE,
 }
 EARLY_EVENT_SECONDS = 120
 
@@ -52,7 +54,7 @@ def _enqueue(task: str, *args: Any) -> None:
 
 
 def _load(takeover_id: int) -> Takeover:
-    return Takeover.objects.select_related("session__account").get(pk=takeover_id)
+    return Takeover.objects.select_related("session__account", "session__room").get(pk=takeover_id)
 
 
 def _broadcast(session: LiveSession) -> None:
@@ -162,6 +164,7 @@ def takeover_send(*, takeover_id: int) -> None:
     takeover.trace_id, takeover.sent_at = receipt.trace_id, now
     # Callbacks that overtook the vendor's answer were parked under the trace id; the vendor
     # had queued the takeover before any of them, so its answer's state is dated no later.
+    cache = shared_cache()
     early = cache.get(_early_key(session.pk, receipt.trace_id), [])
     answered = min([now, *(at for _, _, at in early)])
     with transaction.atomic():  # one write to the database instead of one per change
@@ -233,7 +236,7 @@ def takeover_progress(*, session: LiveSession, trace_id: str, code: str, note: s
     takeover = Takeover.objects.filter(session=session, trace_id=trace_id).first()
     if takeover is None:
         # The vendor's report overtook its own answer to the send: keep it for the sender.
-        key = _early_key(session.pk, trace_id)
+        key, cache = _early_key(session.pk, trace_id), shared_cache()
         cache.set(key, [*cache.get(key, []), (code, note, now)], EARLY_EVENT_SECONDS)
         # The sender may have stored the trace id and read what was kept between our lookup and
         # our write: then nobody else will apply this report (applying it twice changes nothing).
@@ -274,13 +277,18 @@ def queue_sync(*, session: LiveSession, show: bool = True) -> list[str]:
 def _queue_follow(session: LiveSession, order: list[str]) -> bool:
     """Store the vendor's `order` on the session's takeovers; returns whether anything changed."""
     positions = {trace_id: index for index, trace_id in enumerate(order, start=1)}
+    holds_playing = driver_class(session.account.kind).queue_holds_playing
     changed = False
     for takeover in session.takeovers.active().exclude(trace_id=""):
         position = positions.get(takeover.trace_id)
         if position is None and takeover.takeover_state is TakeoverState.QUEUED:
-            # Gone from the vendor's queue without a report: it played while we were not told.
+            # Gone from the vendor's queue without a report: it played while we were not told, or
+            # (where the queue leaves out the one playing) it is playing now.
             # (Not so a QUEUEING one: 33 is still downloading and joins the queue only at 34.)
-            takeover_mark(takeover=takeover, state=TakeoverState.DONE, note="left the vendor's queue")
+            if holds_playing:
+                takeover_mark(takeover=takeover, state=TakeoverState.DONE, note="left the vendor's queue")
+            else:
+                takeover_mark(takeover=takeover, state=TakeoverState.PLAYING, note="left the vendor's queue")
             changed = True
         elif position != takeover.queue_position:
             Takeover.objects.filter(pk=takeover.pk).update(queue_position=position)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -15,11 +16,13 @@ log = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def _warm(**kwargs: Any) -> None:
-    """A pool process gets its loop, client and drivers before its first takeover, not during."""
+    """A pool process gets its loop, client and drivers before its first takeover, not during;
+    then what it has loaded is kept out of the collector's full passes (see `TakeoversConfig`)."""
     try:
         outbound.warm()
     except Exception:  # the first call makes them then; a pool process must still start
         log.exception("takeover calls not warmed up")
+    gc.freeze()
 
 
 @shared_task

@@ -56,7 +56,12 @@ def takeover_create(request: HttpRequest, pk: int) -> HttpResponse:
 def takeover_cancel(request: HttpRequest, pk: int, takeover_id: int | None = None) -> HttpResponse:
     try:
         session = _live_session(request, pk)
-        chosen = None if takeover_id is None else list(session.takeovers.filter(pk=takeover_id).only("pk"))
+        # With the session loaded too: `only("pk")` read it back in a second query.
+        chosen = (
+            None
+            if takeover_id is None
+            else list(session.takeovers.filter(pk=takeover_id).only("pk", "session"))
+        )
         if chosen == []:
             raise ActionRefused("That takeover is not in this live.")
         services.takeover_cancel(session=session, takeovers=chosen)

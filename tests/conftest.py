@@ -134,6 +134,67 @@ def softsugar_account(transactional_db: None, live_stack: Stack) -> Any:
     return account
 
 
+# MetaStudio ----------------------------------------------------------------------------------
+
+# Paragraphs and takeovers spoken fast, so a test hears several in a few seconds.
+METASTUDIO_CONFIG = {"create_delay": 0.3, "speech_seconds_per_char": 0.03, "min_sentence_seconds": 0.5}
+
+
+@pytest.fixture
+def metastudio_control(sandbox_control: httpx.Client) -> httpx.Client:
+    """The sandbox's control endpoints, with MetaStudio's timings shrunk for tests (reset after each)."""
+    sandbox_control.put("/_sandbox/config", json=METASTUDIO_CONFIG).raise_for_status()
+    return sandbox_control
+
+
+@pytest.fixture
+def metastudio_account(transactional_db: None, live_stack: Stack, metastudio_control: httpx.Client) -> Any:
+    """A MetaStudio account (AK/SK) on the sandbox; its callbacks reach the live stack's daphne."""
+    from rooms.models import PlatformAccount
+
+    access_key = secrets.token_hex(10)
+    account = PlatformAccount.objects.create(
+        name=f"Sandbox MetaStudio {access_key[:6]}",
+        kind="metastudio",
+        base_url=live_stack.sandbox_url,
+        sandbox=True,
+        credentials={
+            "project_id": secrets.token_hex(16),
+            "access_key": access_key,
+            "secret_key": secrets.token_urlsafe(30),
+        },
+    )
+    metastudio_control.put(
+        f"/_sandbox/metastudio/accounts/{access_key}",
+        json={"sk": account.credential("secret_key"), "project_id": account.credential("project_id")},
+    ).raise_for_status()
+    return account
+
+
+@pytest.fixture
+def metastudio_room(metastudio_account: Any, guiji_host: Any) -> Any:
+    """A MetaStudio room with three paragraphs, an RTMP output and a rule answering price questions."""
+    from rooms.models import ScriptParagraph
+    from tests.factories import RoomFactory, ScriptFactory
+
+    script = ScriptFactory(ms_model_asset_id="anchor-nina", ms_voice_asset_id="voice-nina")
+    for position, text in enumerate(
+        ["Welcome to the show, everyone.", "Here is the travel mug.", "And here is the linen shirt."]
+    ):
+        ScriptParagraph.objects.create(
+            script=script, position=position, title=f"Part {position + 1}", text=text
+        )
+    room = RoomFactory(
+        account=metastudio_account,
+        script=script,
+        hosts=[guiji_host],
+        push_urls="rtmp://live.example.com/app",
+        stream_key="first-key",
+    )
+    room.rules.create(name="Price", match="REGEX", value="price", reply_texts="It is in the pinned link.")
+    return room
+
+
 # Guiji ---------------------------------------------------------------------------------------
 
 # The sandbox's platform anchors (rooms/sandbox/guiji_catalog.py): what a catalog sync would store.

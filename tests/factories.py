@@ -8,7 +8,7 @@ from typing import Any
 import factory
 from django.contrib.auth.models import Group, User
 
-from rooms.models import PlatformAccount, Room, Script
+from rooms.models import InteractionRule, PlatformAccount, Room, Script, ScriptLayer, ScriptParagraph
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -69,3 +69,61 @@ class RoomFactory(factory.django.DjangoModelFactory):
     def hosts(self, create: bool, hosts: list[User] | None, **kwargs: Any) -> None:
         for host in hosts or []:
             self.hosts.add(host)
+
+
+# MetaStudio: an account, a script with its paragraphs and layers, a room with its rules.
+
+
+class MetaStudioAccountFactory(AccountFactory):
+    kind = PlatformAccount.Kind.METASTUDIO
+    base_url = "https://metastudio.example.com"
+    credentials = factory.LazyFunction(
+        lambda: {
+            "project_id": "70b76xxxxxx34253880af501cdxxxxxx",
+            "access_key": "HPUAL7TTMZ0EXAMPLEAK",
+            "secret_key": secrets.token_urlsafe(24),
+            "callback_secret": secrets.token_urlsafe(24),
+        }
+    )
+
+
+class MetaStudioScriptFactory(ScriptFactory):
+    ms_model_asset_id = "a5d295cdb345c11bd9f36bc22ced3a7a"
+    ms_voice_asset_id = "b6e306dec456d22ce0a47cd33dfe4b8b"
+
+
+class ScriptParagraphFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScriptParagraph
+
+    script = factory.SubFactory(MetaStudioScriptFactory)
+    position = factory.Sequence(lambda n: n)
+    title = factory.Sequence(lambda n: f"Paragraph {n}")
+    text = "Welcome to the live, today we have something special for you."
+
+
+class ScriptLayerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScriptLayer
+
+    script = factory.SubFactory(MetaStudioScriptFactory)
+    kind = ScriptLayer.Kind.IMAGE
+    url = "https://assets.example.com/layers/logo.png"
+
+
+class MetaStudioRoomFactory(RoomFactory):
+    account = factory.SubFactory(MetaStudioAccountFactory)
+    script = factory.SubFactory(MetaStudioScriptFactory)
+    resolution_width = 1080
+    resolution_height = 1920
+    bitrate = 4
+
+
+class InteractionRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InteractionRule
+
+    room = factory.SubFactory(MetaStudioRoomFactory)
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    value = "price|how much"
+    reply_texts = "It is on sale today.\nLook at the link below."

@@ -146,6 +146,9 @@ class Stack:
         proc = self._spawn(f"web-{len(self.web_urls)}", argv, env={"SITE_URL": url})
         wait_for_port(port, proc, proc.log_path)  # type: ignore[attr-defined]
         self.web_urls.append(url)
+        # Workers started from now on give vendors the first daphne as LiveDeck's address
+        # (MetaStudio's callback URL is part of the room the worker creates).
+        self.env.setdefault("SITE_URL", url)
         return url
 
     def start_worker(self, *, concurrency: int = 2, name: str = "") -> subprocess.Popen[bytes]:

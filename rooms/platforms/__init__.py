@@ -24,9 +24,14 @@ T = TypeVar("T")
 def driver_class(kind: str) -> type[Driver]:
     """The driver for an account kind; raises PlatformError for a kind not built yet."""
     from rooms.platforms.guiji import GuijiDriver
+    from rooms.platforms.metastudio import MetaStudioDriver
     from rooms.platforms.softsugar import SoftSugarDriver
 
-    drivers: dict[str, type[Driver]] = {SoftSugarDriver.kind: SoftSugarDriver, GuijiDriver.kind: GuijiDriver}
+    drivers: dict[str, type[Driver]] = {
+        SoftSugarDriver.kind: SoftSugarDriver,
+        GuijiDriver.kind: GuijiDriver,
+        MetaStudioDriver.kind: MetaStudioDriver,
+    }
     try:
         return drivers[kind]
     except KeyError:
@@ -39,12 +44,17 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def new_client(*, max_connections: int = 20) -> httpx.AsyncClient:
-    """An HTTP client with LiveDeck's timeouts; one per event loop, shared by drivers."""
+def new_client(*, max_connections: int = 20, keepalive_expiry: float = 5.0) -> httpx.AsyncClient:
+    """An HTTP client with LiveDeck's timeouts; one per event loop, shared by drivers. An idle
+    connection is reused for `keepalive_expiry` seconds."""
     return httpx.AsyncClient(
         verify=_tls(),
         timeout=httpx.Timeout(settings.VENDOR_TIMEOUT, connect=settings.VENDOR_CONNECT_TIMEOUT),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
+        ),
     )
 
 

@@ -59,6 +59,14 @@ class Capability(enum.StrEnum):
     PUSH_STREAMS = "push_streams"  # push the stream to third-party RTMP URLs, on and off
     ANCHOR_LAYOUT = "anchor_layout"  # move, resize and fade the avatar during a live
     CATALOG = "catalog"  # voices, anchors and scenes, voice-change voices, public materials
+    SCRIPT_REWRITE = "script_rewrite"  # replace the paragraphs not yet played, during a live
+    RULES_REWRITE = "rules_rewrite"  # replace the interaction rules, during a live
+    OUTPUT_REFRESH = "output_refresh"  # change the RTMP output, during a live
+    SHOW_LAYER = "show_layer"  # show a guide layer (image, video, text) for a while
+    NOW_PLAYING = "now_playing"  # the vendor reports which paragraph of the script plays
+    EXIT_CONFIG = "exit_config"  # when the vendor stops the live by itself
+    EVENT_REPORT = "event_report"  # audience events are reported to the vendor, which matches the rules
+    VENDOR_ROOMS = "vendor_rooms"  # the vendor keeps the rooms LiveDeck creates: list, show, delete
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,78 @@ class AnchorLayout:
 
 
 @dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of a scene, as the avatar speaks it in order (MetaStudio: a shoot script)."""
+
+    sequence_no: int
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NowPlaying:
+    """This round of the script as the vendor plays it: its paragraphs in order, and the index
+    (in `paragraphs`) of the one playing, None when it is not known."""
+
+    scene: str
+    paragraphs: tuple[Paragraph, ...]
+    playing: int | None = None
+
+
+@dataclass(frozen=True)
+class ShownLayer:
+    """An image, video or text shown over the live for `seconds` (0: as long as the vendor
+    decides). `kind` is IMAGE, VIDEO or TEXT; the place and size are on the vendor's canvas."""
+
+    kind: str
+    x: int
+    y: int
+    width: int
+    height: int
+    seconds: int = 0
+    url: str = ""
+    video_cover_url: str = ""
+    text: str = ""
+    font_name: str = ""
+    font_size: int = 0
+    font_color: str = ""
+    layer_index: int = 100
+
+
+@dataclass(frozen=True)
+class AudienceEvent:
+    """Something the audience did, told to a vendor that matches interaction rules itself.
+    `kind` is comment, enter, like, gift or viewers; `timestamp_ms` 0 means now."""
+
+    kind: str
+    user_id: str = ""
+    name: str = ""
+    level: int = 0
+    text: str = ""
+    gift_name: str = ""
+    gift_num: int = 0
+    gift_value: float = 0.0
+    viewers: int = 0
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True)
+class VendorRoom:
+    """A room as the vendor keeps it. Lists fill the summary; a room shown in full (or as a
+    live job sees it) also brings its paragraphs, rule count and outputs."""
+
+    vendor_room_id: str
+    name: str
+    state: str = ""
+    last_job_state: str = ""
+    livedeck_room_id: int | None = None
+    paragraphs: tuple[Paragraph, ...] = ()
+    rules: int = 0
+    output_urls: tuple[str, ...] = ()
+    play_type: str = ""
+
+
+@dataclass(frozen=True)
 class CatalogVoice:
     speaker: str
     name: str
@@ -284,10 +364,27 @@ class Driver:
     # Capabilities the driver makes up with what the vendor has (e.g. a reorder done as delete and
     # insert); the console says so next to the control.
     emulated: ClassVar[frozenset[Capability]] = frozenset()
+    # Whether `queue` lists the takeover playing now: when not (MetaStudio's inserted commands), a
+    # takeover that leaves the queue has started, not ended.
+    queue_holds_playing: ClassVar[bool] = True
 
     def __init__(self, account: PlatformAccount, client: httpx.AsyncClient) -> None:
         self.account = account
         self.client = client
+
+    async def send(self, vendor: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP request to the vendor; not reaching it is a PlatformError in words (a timeout
+        or a network error is worth retrying, a base URL that is no web address is not)."""
+        try:
+            return await self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise PlatformError(f"{vendor} did not answer in time", code="timeout") from None
+        except httpx.UnsupportedProtocol:
+            raise PlatformError(
+                f"The account's base URL is not a web address: {self.account.base_url}", permanent=True
+            ) from None
+        except httpx.RequestError as exc:
+            raise PlatformError(f"Could not reach {vendor} ({type(exc).__name__})", code="network") from None
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -409,6 +506,57 @@ class Driver:
         """Where push-to-talk audio goes for this session, or None when the vendor has no mic."""
         return None
 
+    async def rewrite_script(self, session: LiveSession, paragraphs: list[Paragraph]) -> None:
+        """Replace the paragraphs the avatar has not played yet."""
+        raise NotImplementedError
+
+    async def rewrite_rules(self, session: LiveSession, room: Room) -> None:
+        """Replace the live's interaction rules with the room's."""
+        raise NotImplementedError
+
+    async def refresh_output(self, session: LiveSession, url: str, stream_key: str) -> None:
+        """Push the stream to this RTMP URL and stream key from now on."""
+        raise NotImplementedError
+
+    async def show_layer(self, session: LiveSession, layer: ShownLayer) -> None:
+        """Show an image, video or text over the live for a while."""
+        raise NotImplementedError
+
+    async def now_playing(self, session: LiveSession) -> NowPlaying:
+        """The paragraphs of this round, and which one plays."""
+        raise NotImplementedError
+
+    async def job_config(self, session: LiveSession) -> VendorRoom:
+        """The room as the live sees it."""
+        raise NotImplementedError
+
+    async def reset_exit(
+        self,
+        session: LiveSession,
+        *,
+        max_live_duration: int,
+        auto_stop_mode: str,
+        max_exception_waiting_duration: int,
+    ) -> None:
+        """Change when the vendor ends the live by itself (hours live, how, minutes of trouble)."""
+        raise NotImplementedError
+
+    async def report_events(self, session: LiveSession, events: list[AudienceEvent]) -> None:
+        """Tell the vendor what the audience did, for the rules it matches itself."""
+        raise NotImplementedError
+
+    async def list_rooms(self) -> list[VendorRoom]:
+        """Every room the vendor keeps for this account."""
+        raise NotImplementedError
+
+    async def show_room(self, vendor_room_id: str) -> VendorRoom:
+        """One room as the vendor keeps it."""
+        raise NotImplementedError
+
+    async def delete_room(self, vendor_room_id: str) -> None:
+        """Delete a room the vendor keeps."""
+        raise NotImplementedError
+
     @classmethod
     def parse_callback(cls, body: bytes) -> CallbackEvent:
         """Turn a vendor callback body into a typed event; raises PlatformError if malformed."""
@@ -425,3 +573,7 @@ class CallbackEvent:
     command_trace_id: str = ""
     command_code: str = ""
     detail: str = ""
+    # "status" (a session or takeover event), or what else the vendor reports ("paragraph" when
+    # the avatar moves to another paragraph, "rtmp" when an RTMP output changes), with its data.
+    kind: str = "status"
+    data: dict[str, str] = field(default_factory=dict)

@@ -1085,22 +1085,14 @@ class GuijiDriver(Driver):
         url = self.account.base_url.rstrip("/") + API + path
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        try:
-            response = await self.client.request(
-                method,
-                url,
-                params=query.query() if query is not None else None,
-                headers=headers,
-                content=body.encode() if body is not None else None,
-            )
-        except httpx.TimeoutException:
-            raise PlatformError("Guiji did not answer in time", code="timeout") from None
-        except httpx.UnsupportedProtocol:
-            raise PlatformError(
-                f"The account's base URL is not a web address: {self.account.base_url}", permanent=True
-            ) from None
-        except httpx.RequestError as exc:
-            raise PlatformError(f"Could not reach Guiji ({type(exc).__name__})", code="network") from None
+        response = await self.send(
+            "Guiji",
+            method,
+            url,
+            params=query.query() if query is not None else None,
+            headers=headers,
+            content=body.encode() if body is not None else None,
+        )
         status = response.status_code
         if status in (401, 403):
             raise PlatformError(

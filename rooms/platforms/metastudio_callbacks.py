@@ -8,8 +8,10 @@ time in hex Unix seconds. MSS_A appends hwSecret and hwTime to the query, MSS_A_
 the x-hw-mss-secret and x-hw-mss-time headers; NONE signs nothing, the URL being its own credential.
 
 The signature covers neither the body nor an event id, so a captured callback could be sent again:
-each (hwTime, secret) pair is accepted once, remembered in a `ReplayStore` for as long as its time
-is inside the window.
+each (hwTime, secret, body) is accepted once, remembered in a `ReplayStore` for as long as its time
+is inside the window. The body is part of it because the secret is the same for every event sent
+in one second (a paragraph switch and a reply finishing often are): keying on the pair alone
+would refuse the second of two real events.
 
 `verify_callback` takes the request as parts and the time as `now`; it returns a `VerifiedCallback`
 or raises `CallbackRefused(reason)`, and nothing else whatever the input.
@@ -224,9 +226,12 @@ def _verify(
     if not hmac.compare_digest(expected, given_secret.lower()):
         raise CallbackRefused("the secret does not match the callback key")
 
-    # Remembered until the pair's time leaves the window, after which the window refuses it.
+    # Remembered until the pair's time leaves the window, after which the window refuses it. The
+    # secret depends only on the URL and the second it was sent, so two events MetaStudio sends in
+    # the same second carry the same pair: the body tells them apart, a replay repeats it.
     ttl = max(1, int(sent_at + window - now) + 1)
-    if replay_store.seen(f"{sent}:{given_secret.lower()}", ttl):
+    digest = hashlib.sha256(body).hexdigest()
+    if replay_store.seen(f"{sent}:{given_secret.lower()}:{digest}", ttl):
         raise CallbackRefused("this callback was already received")
     return VerifiedCallback(auth_type=auth_type, sent_at=sent_at, body=body)
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 from urllib.parse import quote, urlencode
 
-import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from rooms.platforms.base import (
@@ -784,24 +783,14 @@ class SoftSugarDriver(Driver):
         # API Description: the token goes in the request header, on every call.
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         url = self.account.base_url.rstrip("/") + path
-        try:
-            response = await self.client.request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                content=body.encode() if body is not None else None,
-            )
-        except httpx.TimeoutException:
-            raise PlatformError("The vendor did not answer in time", code="timeout") from None
-        except httpx.UnsupportedProtocol:
-            raise PlatformError(
-                f"The account's base URL is not a web address: {self.account.base_url}", permanent=True
-            ) from None
-        except httpx.RequestError as exc:
-            raise PlatformError(
-                f"Could not reach the vendor ({type(exc).__name__})", code="network"
-            ) from None
+        response = await self.send(
+            "SoftSugar",
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=body.encode() if body is not None else None,
+        )
 
         status = response.status_code
         if status in (401, 403):

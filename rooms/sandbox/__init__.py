@@ -32,9 +32,19 @@ statuses with ``{"code", "message"}``):
 * ``GET /_sandbox/guiji/heartbeats`` -> ``{sessionId: {"sent", "answered", "maxGap"}}``.
 * ``GET /_sandbox/guiji/mqtt`` -> ``{"url", "connected", "subscribed", "topicPub"}``.
 
+* ``PUT /_sandbox/metastudio/accounts/{ak}`` ``{"sk", "project_id", "token"?}``;
+  ``GET /_sandbox/metastudio/accounts``. Preloaded: AK ``sandbox-ak``, SK ``sandbox-sk``, project
+  ``sandbox-project``, IAM token ``sandbox-iam-token``.
+* ``GET /_sandbox/metastudio/jobs/{job_id}`` (the program monitor: state, anchor, background,
+  subtitle, paragraph on air, inserts queued and played, RTMP outputs, layers, events counted,
+  rule hits, callbacks sent), ``POST .../kill`` (``{"state": "FAILED"|"BLOCKED", ...}``),
+  ``POST .../rtmp`` (``{"state"}``: every RTMP link of the job in that state).
+
 Config keys for Guiji: ``guiji_token_seconds``, ``guiji_session_seconds``, ``guiji_show_delay``,
 ``guiji_heartbeat_interval``, ``guiji_heartbeat_threshold``, ``guiji_silence_seconds``; it also
-uses ``create_delay`` and the speech timings.
+uses ``create_delay`` and the speech timings. MetaStudio (``/v1/{project_id}/...``, AK/SK or IAM
+token): ``metastudio_rtmp_connect_seconds``, ``metastudio_exit_time_scale``,
+``metastudio_report_url_seconds``, and ``create_delay`` and the speech timings.
 """
 
 from __future__ import annotations
@@ -72,7 +82,24 @@ def build_app(
         for entry in raw:
             if isinstance(entry, dict) and entry.get("kind") == "guiji":
                 _provision_guiji(app, entry)
+            if isinstance(entry, dict) and entry.get("kind") == "metastudio":
+                _provision_metastudio(app, entry)
     return app
+
+
+def _provision_metastudio(app: SandboxApp, entry: dict[str, object]) -> None:
+    """A MetaStudio account as LiveDeck's demo data names its credentials (access_key, ...)."""
+    fields = {
+        "ak": entry.get("access_key"),
+        "sk": entry.get("secret_key"),
+        "project_id": entry.get("project_id"),
+    }
+    if entry.get("iam_token"):
+        fields["token"] = entry["iam_token"]
+    try:
+        app.metastudio.provision_all([{"kind": "metastudio", **fields}])
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        logger.warning("skipped a MetaStudio account without usable keys: %s", exc)
 
 
 def _provision_guiji(app: SandboxApp, entry: dict[str, object]) -> None:

@@ -1,7 +1,8 @@
 """The sandbox ASGI application: vendor paths, ``/_sandbox`` control paths, faults and housekeeping.
 
-Vendor paths (``/api/...``, ``/live-manager/...``) go through the fault switches; ``/_sandbox/...``
-never does and is only served to loopback clients. Guiji paths answer in Guiji's own envelope.
+Vendor paths (``/api/...``, ``/live-manager/...``, ``/v1/...``) go through the fault switches;
+``/_sandbox/...`` never does and is only served to loopback clients. Guiji paths answer in Guiji's own
+envelope, MetaStudio paths (``/v1/...``) in MetaStudio's ``{"error_code", "error_msg"}``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from .faults import Faults, apply_http_faults
 from .guiji import PREFIX as GUIJI_PREFIX
 from .guiji import Guiji
 from .guiji_state import GuijiError
+from .metastudio import PREFIX as METASTUDIO_PREFIX
+from .metastudio import MetaStudio
+from .metastudio_state import UNAUTHORIZED, MetaStudioError
 from .softsugar import SoftSugar
 from .softsugar_mic import MIC_PATH, serve_microphone
 from .web import (
@@ -53,6 +57,7 @@ class SandboxApp:
         self.callbacks = CallbackSender()
         self.softsugar = SoftSugar(self.config, self.callbacks)
         self.guiji = Guiji(self.config, verbose=verbose)
+        self.metastudio = MetaStudio(self.config)
         self.router = Router()
         self.router.add("GET", "/_sandbox/health", self.h_health)
         self.router.add("GET", "/_sandbox/config", self.h_get_config)
@@ -63,6 +68,7 @@ class SandboxApp:
         self.router.add("POST", "/_sandbox/reset", self.h_reset)
         self.softsugar.register(self.router)
         self.guiji.register(self.router)
+        self.metastudio.register(self.router)
         self._sweeper: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,6 +123,7 @@ class SandboxApp:
 
     async def _respond(self, request: Request) -> Response:
         guiji = request.path.startswith(GUIJI_PREFIX)
+        metastudio = request.path.startswith(METASTUDIO_PREFIX)
         try:
             if request.path.startswith("/_sandbox/"):
                 if request.client_host not in LOOPBACK:
@@ -124,15 +131,21 @@ class SandboxApp:
             elif guiji:
                 expired = functools.partial(self.guiji.expired_token_fault, request.path)
                 await apply_http_faults(self.faults, request.path, expired_token=expired)
+            elif metastudio:
+                await apply_http_faults(self.faults, request.path, expired_token=_metastudio_expired)
             else:
                 await apply_http_faults(self.faults, request.path)
             handler, request.path_params = self.router.resolve(request.method, request.path)
             return await handler(request)
         except GuijiError as error:
             return error.response()
+        except MetaStudioError as error:
+            return error.response()
         except HttpError as error:
             if guiji:
                 return GuijiError(error.status, error.message, status=error.status).response()
+            if metastudio:
+                return MetaStudioError.from_status(error.status, error.message).response()
             return error_response(error)
         except ApiError as error:
             if request.path.startswith("/_sandbox/"):  # control paths speak plain HTTP statuses
@@ -142,6 +155,8 @@ class SandboxApp:
             logger.exception("sandbox handler failed: %s %s", request.method, request.path)
             if guiji:
                 return GuijiError(500, "sandbox internal error", status=500).response()
+            if metastudio:
+                return MetaStudioError.from_status(500, "sandbox internal error").response()
             return Response({"code": 500, "message": "sandbox internal error"}, status=500)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,11 +206,18 @@ class SandboxApp:
         """Clear every session, undelivered callback, fault and config change; accounts stay."""
         await self.softsugar.reset()
         await self.guiji.reset()
+        await self.metastudio.reset()
         await self.callbacks.reset()
         self._set_faults(Faults())
         self.config.restore_defaults()
         return Response({"ok": True})
 
 
+def _metastudio_expired() -> Exception:
+    return MetaStudioError(401, UNAUTHORIZED, "Unauthorized: the token has expired (sandbox fault)")
+
+
 def _code(response: Response) -> Any:
-    return response.body.get("code") if isinstance(response.body, dict) else None
+    if not isinstance(response.body, dict):
+        return None
+    return response.body.get("code", response.body.get("error_code"))

@@ -36,6 +36,15 @@ class SandboxConfig(BaseModel):
     guiji_heartbeat_interval: float = Field(5.0, gt=0, description="seconds between Guiji HeartBeats")
     guiji_heartbeat_threshold: float = Field(20.0, gt=0, description="unanswered seconds before Destroy")
     guiji_silence_seconds: float = Field(0.3, ge=0, description="longest wait for a silence to cut at")
+    metastudio_rtmp_connect_seconds: float = Field(
+        0.3, ge=0, description="seconds a MetaStudio RTMP link stays CONNECTING before CONNECTED"
+    )
+    metastudio_exit_time_scale: float = Field(
+        1.0, gt=0, description="MetaStudio exit timers (max_live_duration, exception waiting) times this"
+    )
+    metastudio_report_url_seconds: float = Field(
+        86_400.0, gt=0, description="how long a MetaStudio live_event_report_url is valid"
+    )
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update atomically: validate the merged result before touching anything."""

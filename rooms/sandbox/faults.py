@@ -1,7 +1,7 @@
 """Fault switches for rehearsing failure: latency, 5xx, hung requests, dropped sockets, expired token.
 
-Faults apply only to vendor paths (``/api/...``, ``/live-manager/...``), never to ``/_sandbox/...``,
-so a test can always switch them off again.
+Faults apply only to vendor paths (``/api/...``, ``/live-manager/...``, ``/v1/...``), never to
+``/_sandbox/...``, so a test can always switch them off again.
 """
 
 from __future__ import annotations

@@ -47,6 +47,15 @@
   document.addEventListener("htmx:sendError", function () {
     toast("LiveDeck is not reachable. Check your connection; nothing was sent.");
   });
+  document.addEventListener("livedeckToast", function (e) { toast(e.detail.value); });
+  // Picking a paragraph to rewrite fills the form with its current words.
+  document.addEventListener("change", function (e) {
+    var pick = e.target.closest("select[data-paragraphs]");
+    if (!pick) return;
+    var option = pick.selectedOptions[0], form = pick.form;
+    form.querySelector("[name=title]").value = option ? option.dataset.title : "";
+    form.querySelector("[name=text]").value = option ? option.dataset.text : "";
+  });
   document.addEventListener("htmx:wsOpen", function () { link("up", "Live updates on"); });
   document.addEventListener("htmx:wsClose", function () { link("down", "Reconnecting…"); });
   document.addEventListener("htmx:wsAfterMessage", tick);

@@ -77,7 +77,16 @@ def test_masked_credentials_name_every_field_of_the_kind() -> None:
         kind="metastudio", credentials={"project_id": "project-0123456789", "access_key": "AK12"}
     )
 
-    assert account.masked_credentials() == {"project_id": "pro…6789", "access_key": "••••", "secret_key": ""}
+    masked = account.masked_credentials()
+
+    assert {name: masked[name] for name in ("project_id", "access_key", "secret_key", "iam_token")} == {
+        "project_id": "pro…6789",
+        "access_key": "••••",
+        "secret_key": "",
+        "iam_token": "",
+    }
+    # MetaStudio signs its callbacks with a key LiveDeck makes when the account is saved.
+    assert masked["callback_secret"]
 
 
 def test_each_account_gets_its_own_unguessable_callback_path() -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -23,10 +24,11 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from rooms import services
+from rooms import fragments, services
 from rooms.models import LiveSession, Room
 from rooms.platforms.base import LiveState, LiveStatus, PlatformError, RtcInfo
 from tests.factories import AccountFactory, RoomFactory, UserFactory
+from tests.integration.helpers import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -961,6 +963,100 @@ def test_no_session_due_sends_nothing(vendor: Callable[..., Vendor]) -> None:
     assert fake.requests == []
 
 
+def test_heartbeat_batches_of_a_process_share_its_http_clients(
+    vendor: Callable[..., Vendor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vendor(heartbeat=ok())
+    made: list[httpx.AsyncClient] = []
+    make = services.new_client
+
+    def counted(**kwargs: Any) -> httpx.AsyncClient:
+        made.append(make(**kwargs))
+        return made[-1]
+
+    monkeypatch.setattr("rooms.services.new_client", counted)
+    due_session()
+    services.heartbeats_send_due()
+    after_first = len(made)
+    LiveSession.objects.update(next_heartbeat_at=timezone.now() - timedelta(seconds=1))
+
+    assert services.heartbeats_send_due().sent == 1
+    assert after_first > 0
+    assert len(made) == after_first
+
+
+def test_a_forked_process_gets_a_heartbeat_loop_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = services._loop()
+    monkeypatch.setattr("rooms.services.os.getpid", lambda: parent.pid + 1)
+
+    child = services._loop()
+
+    assert child is not parent
+    assert child.loop is not parent.loop
+
+
+# Pushes to consoles: only rooms a console watches are rendered ----------------------------
+
+
+SENT = re.compile(r'<dd class="heartbeats-sent">(\d+)</dd>')
+
+
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rooms whose console fragment is rendered, in order."""
+    rooms: list[int] = []
+    render = fragments.room_live_html
+
+    def recording(room: Room, session: LiveSession | None) -> str:
+        rooms.append(room.pk)
+        return render(room, session)
+
+    monkeypatch.setattr("rooms.fragments.room_live_html", recording)
+    return rooms
+
+
+def test_heartbeats_push_the_rooms_a_console_watches_and_render_no_other(
+    vendor: Callable[..., Vendor], rendered: list[int]
+) -> None:
+    vendor(heartbeat=ok())
+    watched, unwatched = due_session(), due_session()
+
+    with GroupListener(watched.room.group_name) as console:
+        report = services.heartbeats_send_due()
+        pushed = console.next(timeout=1)
+
+    assert report.sent == 2
+    assert rendered == [watched.room_id]
+    assert SENT.findall(pushed["html"]) == ["1"]
+    unwatched.refresh_from_db()
+    assert unwatched.heartbeats_sent == 1
+
+
+def test_a_room_is_rendered_while_a_console_watches_it_and_not_after(rendered: list[int]) -> None:
+    room = make_session().room
+
+    services.room_broadcast(room_id=room.pk)
+    with GroupListener(room.group_name) as console:
+        services.room_broadcast(room_id=room.pk)
+        pushed = console.next(timeout=1)
+    wait_until(lambda: not services._watched([room.pk]), what="the console leaving the group")
+    services.room_broadcast(room_id=room.pk)
+
+    assert rendered == [room.pk]
+    assert 'id="room-live"' in pushed["html"]
+
+
+def test_with_a_layer_that_cannot_count_listeners_every_room_is_rendered(
+    settings: Any, rendered: list[int]
+) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    rooms = [make_session().room_id for _ in range(2)]
+
+    services.rooms_broadcast(room_ids=rooms)
+
+    assert sorted(rendered) == sorted(rooms)
+
+
 # Orphans --------------------------------------------------------------------------------
 
 
@@ -997,7 +1093,7 @@ def test_orphans_of_an_account_that_cannot_be_asked_are_a_problem_in_words() -> 
 
     assert orphans == []
     assert len(problems) == 1
-    assert problems[0].startswith("Dead line: Could not reach the vendor")
+    assert problems[0].startswith("Dead line: Could not reach SoftSugar")
 
 
 def test_closing_an_orphan_closes_it_on_the_vendor_and_ends_our_row(vendor: Callable[..., Vendor]) -> None:

@@ -274,7 +274,7 @@ def test_preview_of_a_platform_that_does_not_answer_shows_the_problem() -> None:
     response = client.get(reverse("room-preview", args=[room.pk]))
 
     assert response.status_code == 200
-    assert "The monitor is not answering: Could not reach the vendor" in response.content.decode()
+    assert "The monitor is not answering: Could not reach SoftSugar" in response.content.decode()
 
 
 def test_preview_is_only_offered_on_the_sandbox() -> None:
@@ -309,7 +309,7 @@ def test_orphans_of_a_platform_that_cannot_be_reached_show_the_problem() -> None
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Could not ask Far away: Could not reach the vendor" in html
+    assert "Could not ask Far away: Could not reach SoftSugar" in html
     assert "No orphans" in html
 
 
@@ -344,7 +344,7 @@ def test_closing_an_orphan_the_platform_cannot_reach_is_a_502_in_words() -> None
     response = client.post(reverse("orphan-close"), {"account": account.pk, "session": VENDOR_ID})
 
     assert response.status_code == 502
-    assert response.content.decode().startswith("The platform did not close it: Could not reach the vendor")
+    assert response.content.decode().startswith("The platform did not close it: Could not reach SoftSugar")
 
 
 # Producer forms --------------------------------------------------------------------------
@@ -352,7 +352,17 @@ def test_closing_an_orphan_the_platform_cannot_reach_is_a_502_in_words() -> None
 
 def script_data(script: Script, **overrides: Any) -> dict[str, Any]:
     data = {k: v for k, v in model_to_dict(script).items() if k != "id"}
-    return data | overrides
+    return data | formset_management("paragraphs") | formset_management("layers") | overrides
+
+
+def formset_management(prefix: str, total: int = 0, initial: int = 0) -> dict[str, Any]:
+    """What a browser sends for an inline formset's management form."""
+    return {
+        f"{prefix}-TOTAL_FORMS": total,
+        f"{prefix}-INITIAL_FORMS": initial,
+        f"{prefix}-MIN_NUM_FORMS": 0,
+        f"{prefix}-MAX_NUM_FORMS": 1000,
+    }
 
 
 def room_data(room: Room, **overrides: Any) -> dict[str, Any]:

@@ -210,6 +210,18 @@ def test_cancelling_one_marks_it_and_shows_it_cancelling(
     assert "cancelling…" in html
 
 
+def test_a_cancel_reads_its_takeover_once_before_queueing_the_task(
+    client: Client, room: Room, session: LiveSession, django_assert_num_queries: Any
+) -> None:
+    chosen = make_takeover(session)
+    client.get("/")  # the login's session is read on every request: not this view's doing
+
+    # Session and user (middleware), roles, the live session, the takeover, the active ones and
+    # the update; then the room and the queue and log for the answer. A host waits for silence.
+    with django_assert_num_queries(10):
+        queue_fragment(post(client, "takeover-cancel", room.pk, chosen.pk))
+
+
 def test_cancelling_all_marks_every_active_one(client: Client, room: Room, session: LiveSession) -> None:
     make_takeover(session, TakeoverState.PLAYING), make_takeover(session)
     done = make_takeover(session, TakeoverState.DONE)

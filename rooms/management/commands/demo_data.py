@@ -15,7 +15,7 @@ from django.db import transaction
 from django.templatetags.static import static
 
 from materials.models import Anchor, AnchorScene, Material
-from rooms.models import PlatformAccount, Room, Script
+from rooms.models import InteractionRule, PlatformAccount, Room, Script, ScriptParagraph
 from rooms.selectors import HOST, PRODUCER, STAFF
 
 LOGINS_FILE = "demo-logins.json"
@@ -31,6 +31,20 @@ QUICK_REPLIES = [
     "Thanks for the question! Let me check and come back to you in a moment.",
     "Welcome to everyone who just joined us!",
     "Great question, the link is pinned at the top of the chat.",
+]
+# What the avatar says after the opening, in order (MetaStudio plays these paragraphs).
+PARAGRAPHS = [
+    ("Welcome", "Welcome, everyone! Tonight we look at three new arrivals, one by one."),
+    (
+        "First product",
+        "First up, the travel mug: it keeps tea hot for twelve hours and fits every cup holder.",
+    ),
+    ("Second product", "Next, the linen shirt: light, breathable, and it comes in five colours."),
+    ("Closing", "That is all for this round. Ask me anything in the comments, I read every one."),
+]
+PRICE_REPLIES = [
+    "Good question! Every price is in the pinned link, and tonight there is ten percent off.",
+    "The prices are pinned at the top of the chat; the discount lasts until midnight.",
 ]
 # The anchors the sandbox's Guiji platform offers every account (its catalog; "Sync now" on the
 # catalog page fetches the same and more), so the demo Guiji room can open a live at once.
@@ -111,8 +125,17 @@ class Command(BaseCommand):
                 "background_name": "Studio",
                 # Served by LiveDeck itself, so the sandbox's program monitor shows it offline.
                 "background_url": f"{settings.SITE_URL}{static('livedeck/demo/studio.png')}",
+                # MetaStudio's digital human and voice assets (the sandbox takes any id).
+                "ms_model_asset_id": "sandbox-anchor-nina",
+                "ms_voice_asset_id": "sandbox-voice-nina",
             },
         )
+        if not script.ms_model_asset_id:  # a script made before MetaStudio rooms existed
+            script.ms_model_asset_id, script.ms_voice_asset_id = "sandbox-anchor-nina", "sandbox-voice-nina"
+            script.save(update_fields=["ms_model_asset_id", "ms_voice_asset_id"])
+        if not script.paragraphs.exists():
+            for position, (title, text) in enumerate(PARAGRAPHS):
+                ScriptParagraph.objects.create(script=script, position=position, title=title, text=text)
         host = User.objects.get(username=HOST)
         rooms = []
         for kind, label in PlatformAccount.Kind.choices:
@@ -139,6 +162,18 @@ class Command(BaseCommand):
                     "anchor_scene": scenes[0] if scenes else None,
                 },
             )
+            if kind == PlatformAccount.Kind.METASTUDIO and not room.push_urls:
+                room.push_urls = "rtmp://live.livedeck.local/app"
+                room.stream_key = "demo-stream-key"
+                room.save(update_fields=["push_urls", "stream_key"])
+                room.rules.get_or_create(
+                    name="Price question",
+                    defaults={
+                        "match": InteractionRule.Match.REGEX,
+                        "value": "price|how much|多少钱",
+                        "reply_texts": "\n".join(PRICE_REPLIES),
+                    },
+                )
             room.hosts.add(host)
             if scenes:
                 room.switch_scenes.add(*scenes[1:])

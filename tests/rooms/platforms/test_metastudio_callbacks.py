@@ -171,6 +171,14 @@ def test_a_replayed_callback_is_refused() -> None:
     assert "already" in refused(query_call(replay_store=store))
 
 
+def test_two_events_sent_in_the_same_second_are_both_accepted() -> None:
+    # The secret covers only the URL and the second: the events differ by their bodies alone.
+    store = MemoryReplayStore()
+    verify_callback(**head_call(replay_store=store, body=b'{"event_type": "SHOOT_SCRIPT_SWITCH"}'))
+    verify_callback(**head_call(replay_store=store, body=b'{"event_type": "REPLY_COMMAND_FINISH"}'))
+    assert "already" in refused(head_call(replay_store=store, body=b'{"event_type": "REPLY_COMMAND_FINISH"}'))
+
+
 def test_a_callback_sent_later_with_its_own_time_is_accepted() -> None:
     store = MemoryReplayStore()
     verify_callback(**head_call(replay_store=store))

@@ -647,7 +647,7 @@ def test_a_timeout_is_transient() -> None:
     assert (error.permanent, error.code, error.message) == (
         False,
         "timeout",
-        "The vendor did not answer in time",
+        "SoftSugar did not answer in time",
     )
 
 
@@ -655,7 +655,7 @@ def test_a_connection_failure_is_transient() -> None:
     error = heartbeat_error(httpx.ConnectError("connection refused"))
 
     assert (error.permanent, error.code) == (False, "network")
-    assert error.message == "Could not reach the vendor (ConnectError)"
+    assert error.message == "Could not reach SoftSugar (ConnectError)"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
