@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from rooms.models import LiveSession, Room
 from rooms.platforms import driver_class
 from rooms.platforms.base import Capability, Driver, LiveState, PlatformError
+from rooms.selectors import paragraph_playing
 
 
 def capabilities(room: Room) -> set[str]:
@@ -59,8 +60,8 @@ def show_paragraphs(room: Room, session: LiveSession | None) -> list[dict[str, A
     those already spoken this round, the one being spoken, and those still to come."""
     if session is None or not session.is_open:
         return []
-    playing = str(session.vendor_data.get("paragraph", {}).get("sequence_no", ""))
-    current = int(playing) if playing.isascii() and playing.isdigit() else -1
+    playing = paragraph_playing(session)
+    current = -1 if playing is None else playing
     return [
         {
             "number": index + 1,

@@ -76,3 +76,10 @@ def sessions_latest_by_room(rooms: list[Room]) -> dict[int, LiveSession]:
         if current is None or (session.is_open and not current.is_open):
             latest[session.room_id] = session
     return latest
+
+
+def paragraph_playing(session: LiveSession) -> int | None:
+    """The index in the script of the paragraph the platform last said it switched to (MetaStudio
+    reports each switch), or None before the first."""
+    number = str(session.vendor_data.get("paragraph", {}).get("sequence_no", ""))
+    return int(number) if number.isascii() and number.isdigit() else None

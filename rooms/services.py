@@ -11,11 +11,8 @@ import dataclasses
 import functools
 import json
 import logging
-import os
 import random
-import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -38,7 +35,8 @@ from rooms import fragments
 from rooms.models import OPEN_STATES, STATE_RANK, LiveSession, PlatformAccount, Room, ScriptParagraph
 from rooms.platforms import call, driver_class, new_client
 from rooms.platforms.base import AudienceEvent, Capability, Driver, LiveState, LiveStatus, PlatformError
-from rooms.selectors import sessions_latest_by_room
+from rooms.process import ProcessLoop, process_loop, shared_cache
+from rooms.selectors import paragraph_playing, sessions_latest_by_room
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +139,7 @@ def bridge_wake() -> None:
     """Tell the MQTT bridge a session was just opened, so it subscribes its topic at once
     (before the vendor's first messages), not at its next scan."""
     try:
-        with redis.Redis.from_url(settings.REDIS_URL) as client:
-            client.publish(BRIDGE_CHANNEL, b"scan")
+        _redis(settings.REDIS_URL).publish(BRIDGE_CHANNEL, b"scan")
     except redis.RedisError as exc:
         log.warning("could not wake the mqtt bridge (it scans on its own): %s", exc)
 
@@ -512,25 +509,21 @@ def heartbeats_send_due(*, limit: int | None = None) -> HeartbeatReport:
 POOL_CONNECTIONS = 2
 
 
-class _HeartbeatLoop:
-    """An event loop of this process's own, in a daemon thread, and the HTTP pools heartbeats go
-    out through, both kept between batches.
+class _HeartbeatLoop(ProcessLoop):
+    """The loop heartbeat batches run on (`rooms.process`), and the HTTP pools they go out
+    through, kept between batches.
 
     A batch on pools of its own opened a connection per concurrent heartbeat (200) at once, every
     scan: a TLS handshake each with a real vendor, and a burst that overflowed the sandbox's
     listen queue, where a dropped connect is retried after 1 s and the whole batch waits for it.
-    A process forked from one that had the loop (a Celery pool process) makes its own.
     """
 
+    thread_name = "heartbeats"
+
     def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        super().__init__()
         self.pools: list[tuple[httpx.AsyncClient, asyncio.Semaphore]] = []
         self.made_by: tuple[Any, ...] = ()
-        threading.Thread(target=self.loop.run_forever, name="heartbeats", daemon=True).start()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     async def current_pools(self) -> list[tuple[httpx.AsyncClient, asyncio.Semaphore]]:
         # Runs on the loop's thread only. `new_client` is looked up as it is now: tests swap it
@@ -551,16 +544,8 @@ class _HeartbeatLoop:
         return self.pools
 
 
-_loop_lock = threading.Lock()
-_current_loop: _HeartbeatLoop | None = None
-
-
 def _loop() -> _HeartbeatLoop:
-    global _current_loop
-    with _loop_lock:
-        if _current_loop is None or _current_loop.pid != os.getpid():
-            _current_loop = _HeartbeatLoop()
-        return _current_loop
+    return process_loop(_HeartbeatLoop)
 
 
 async def _send_heartbeats(heartbeats: _HeartbeatLoop, sessions: list[LiveSession]) -> list[_Outcome]:
@@ -776,14 +761,15 @@ def _watched(room_ids: list[int]) -> list[int]:
         shards.setdefault(_consistent_hash(channel, len(hosts)), []).append(channel)
     watched: list[int] = []
     for shard, channels in shards.items():
-        counts = cast(list[tuple[bytes, int]], _layer_redis(hosts[shard]["address"]).pubsub_numsub(*channels))
+        counts = cast(list[tuple[bytes, int]], _redis(hosts[shard]["address"]).pubsub_numsub(*channels))
         watched += [rooms[channel.decode()] for channel, count in counts if count]
     return watched
 
 
 @functools.cache
-def _layer_redis(address: str) -> redis.Redis:
-    return redis.Redis.from_url(address)
+def _redis(url: str) -> redis.Redis:
+    """One client (and connection pool) per Redis URL for the whole process."""
+    return redis.Redis.from_url(url)
 
 
 # MetaStudio: the show during a live, its signed callbacks, the audience it is told about --
@@ -839,12 +825,6 @@ def paragraph_rewrite(*, session: LiveSession, paragraph_id: int, title: str, te
         _enqueue("stage_apply", session.pk, "paragraphs", {})
 
 
-def paragraph_playing(session: LiveSession) -> int | None:
-    """The index in the script of the paragraph the platform last said it switched to."""
-    number = str(session.vendor_data.get("paragraph", {}).get("sequence_no", ""))
-    return int(number) if number.isascii() and number.isdigit() else None
-
-
 @dataclass(frozen=True)
 class SignedCallback:
     """A callback request as its signature check needs it."""
@@ -885,7 +865,7 @@ def metastudio_callback_receive(*, account: PlatformAccount, request: SignedCall
         body=request.body,
         key=account.credential("callback_secret"),
         now=time.time(),
-        replay_store=CacheReplayStore(),
+        replay_store=CacheReplayStore(shared_cache()),
         window=settings.METASTUDIO_CALLBACK_WINDOW,
         host=urlsplit(settings.SITE_URL).netloc,
     )
@@ -925,11 +905,6 @@ EVENTS_FLUSH_KEY = "livedeck:audience:{session_id}:flush"
 EVENTS_BATCH = 100
 
 
-@functools.cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
 def audience_report(*, session: LiveSession, events: list[AudienceEvent]) -> None:
     """Queue audience events for the platform: a task sends them in batches, at most one batch
     per EVENTS_BATCH_SECONDS per session, so a burst of comments costs a few vendor calls."""
@@ -938,7 +913,7 @@ def audience_report(*, session: LiveSession, events: list[AudienceEvent]) -> Non
     if Capability.EVENT_REPORT not in _capabilities(session.account.kind):
         raise ActionRefused(f"{session.account.get_kind_display()} does not take audience events.")
     key = EVENTS_KEY.format(session_id=session.pk)
-    client = _redis()
+    client = _redis(settings.REDIS_URL)
     client.rpush(key, *(json.dumps(dataclasses.asdict(event)) for event in events))
     client.expire(key, 3600)
     # The first event of a batch schedules its flush; later ones ride along.
@@ -952,7 +927,7 @@ async def _report(driver: Driver, *, session: LiveSession, batch: list[AudienceE
 
 def audience_flush(*, session_id: int) -> int:
     """Send the session's queued audience events to the platform, in batches; returns how many."""
-    client = _redis()
+    client = _redis(settings.REDIS_URL)
     key = EVENTS_KEY.format(session_id=session_id)
     client.delete(EVENTS_FLUSH_KEY.format(session_id=session_id))
     session = _load(session_id)

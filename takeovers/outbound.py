@@ -5,31 +5,24 @@ per process that stays up.
 (`async_to_sync`): a new thread, a new HTTP client and connection to the vendor for each driver
 call (~2 ms more than the request itself on the development VM), and a new Redis connection of
 the channel layer (which keeps one per loop) for each push (1.9 ms against 0.2 ms). A takeover
-is waited for by a host on air, so here each process keeps one loop in a daemon thread, one
-client on it and the channel layer's connection, open between tasks. A process forked from one
-that already used it (a Celery pool process) starts its own.
+is waited for by a host on air, so here each process keeps one loop (`rooms.process`), one
+client on it and the channel layer's connection, open between tasks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 from channels.layers import get_channel_layer
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from rooms import platforms
 from rooms.platforms.base import Driver, PlatformError
+from rooms.process import ProcessLoop, process_loop, shared_cache
 
 if TYPE_CHECKING:
     from rooms.models import PlatformAccount
@@ -37,15 +30,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class _Loop:
-    """An event loop running in a daemon thread, and the one client used on it."""
+class _Loop(ProcessLoop):
+    """The loop takeovers' vendor calls and pushes run on, and the one client used on it."""
+
+    thread_name = "vendor-calls"
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        super().__init__()
         self.client: httpx.AsyncClient | None = None
         self.made_by: Callable[..., httpx.AsyncClient] | None = None
-        threading.Thread(target=self.loop.run_forever, name="vendor-calls", daemon=True).start()
 
     async def client_now(self) -> httpx.AsyncClient:
         # Runs on the loop's thread only, so the client needs no lock. It is made by
@@ -61,16 +54,8 @@ class _Loop:
         return platforms.driver_class(account.kind)(account, await self.client_now())
 
 
-_lock = threading.Lock()
-_current: _Loop | None = None
-
-
 def _running() -> _Loop:
-    global _current
-    with _lock:
-        if _current is None or _current.pid != os.getpid():
-            _current = _Loop()
-        return _current
+    return process_loop(_Loop)
 
 
 def warm() -> None:
@@ -82,11 +67,7 @@ def warm() -> None:
         with contextlib.suppress(PlatformError):
             platforms.driver_class(kind)
     running = _running()
-    _run(running.client_now(), running)
-
-
-def _run(coroutine: Coroutine[Any, Any, T], running: _Loop) -> T:
-    return asyncio.run_coroutine_threadsafe(coroutine, running.loop).result()
+    running.run(running.client_now())
 
 
 def vendor_call(account: PlatformAccount, fn: Callable[[Driver], Awaitable[T]]) -> T:
@@ -96,28 +77,7 @@ def vendor_call(account: PlatformAccount, fn: Callable[[Driver], Awaitable[T]]) 
     async def call() -> T:
         return await fn(await running.driver(account))
 
-    return _run(call(), running)
-
-
-_cache: BaseCache | None = None
-
-
-def shared_cache() -> BaseCache:
-    """The default cache, one instance per process. `django.core.cache.cache` is one per thread,
-    and daphne runs each request in a thread of its own: every callback and push that touched it
-    opened a new Redis connection (connect and handshake, ~4 per takeover). Redis's connection
-    pool is thread-safe and makes a new one in a forked process."""
-    global _cache
-    if _cache is None:
-        _cache = caches.create_connection("default")
-    return _cache
-
-
-@receiver(setting_changed)
-def _forget_cache(*, setting: str, **kwargs: Any) -> None:
-    global _cache
-    if setting == "CACHES":
-        _cache = None
+    return running.run(call())
 
 
 PUSH_LOCK_SECONDS = 5  # held for one render and one send; expires if its holder dies
@@ -143,7 +103,7 @@ def console_push(group: str, render: Callable[[], str]) -> None:
         layer = get_channel_layer()
         assert layer is not None
         html = render()
-        _run(layer.group_send(group, {"type": "room.state", "html": html}), _running())
+        _running().run(layer.group_send(group, {"type": "room.state", "html": html}))
     finally:
         if token and cache.get(key) == token:
             cache.delete(key)

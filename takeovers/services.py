@@ -23,9 +23,10 @@ from rooms import fragments
 from rooms.models import LiveSession, Room
 from rooms.platforms import driver_class
 from rooms.platforms.base import Overlay, PlatformError, TakeoverRequest, TakeoverState
+from rooms.process import shared_cache
 from rooms.services import ActionRefused, room_broadcast
 from takeovers.models import ACTIVE_STATES, QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
-from takeovers.outbound import console_push, shared_cache, vendor_call
+from takeovers.outbound import console_push, vendor_call
 
 log = logging.getLogger(__name__)
 
@@ -285,10 +286,8 @@ def _queue_follow(session: LiveSession, order: list[str]) -> bool:
             # Gone from the vendor's queue without a report: it played while we were not told, or
             # (where the queue leaves out the one playing) it is playing now.
             # (Not so a QUEUEING one: 33 is still downloading and joins the queue only at 34.)
-            if holds_playing:
-                takeover_mark(takeover=takeover, state=TakeoverState.DONE, note="left the vendor's queue")
-            else:
-                takeover_mark(takeover=takeover, state=TakeoverState.PLAYING, note="left the vendor's queue")
+            state = TakeoverState.DONE if holds_playing else TakeoverState.PLAYING
+            takeover_mark(takeover=takeover, state=state, note="left the vendor's queue")
             changed = True
         elif position != takeover.queue_position:
             Takeover.objects.filter(pk=takeover.pk).update(queue_position=position)

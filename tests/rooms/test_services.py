@@ -987,7 +987,7 @@ def test_heartbeat_batches_of_a_process_share_its_http_clients(
 
 def test_a_forked_process_gets_a_heartbeat_loop_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     parent = services._loop()
-    monkeypatch.setattr("rooms.services.os.getpid", lambda: parent.pid + 1)
+    monkeypatch.setattr("rooms.process.os.getpid", lambda: parent.pid + 1)
 
     child = services._loop()
 

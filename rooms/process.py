@@ -1,0 +1,74 @@
+"""What a process keeps for its whole life, for the hot paths that run in it: an event loop per
+purpose, running in a daemon thread (with the HTTP clients and channel-layer connection that live
+on it), and one cache client.
+
+`async_to_sync` would make a new loop, thread and connection for every call; a host on air and a
+heartbeat batch of thousands cannot pay that each time. A process forked from one that already
+had its loop (a Celery pool process) makes its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any, ClassVar, TypeVar
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+T = TypeVar("T")
+L = TypeVar("L", bound="ProcessLoop")
+
+
+class ProcessLoop:
+    """An event loop running in a daemon thread of this process; subclasses keep on it what
+    should outlive one call. Get one with `process_loop`, never by constructing it."""
+
+    thread_name: ClassVar[str] = "process-loop"
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name=self.thread_name, daemon=True).start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the loop and wait for its result, from synchronous code."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+_loops_lock = threading.Lock()
+_loops: dict[type[ProcessLoop], ProcessLoop] = {}
+
+
+def process_loop(kind: type[L]) -> L:
+    """This process's one `kind` of loop, made on first use and anew after a fork."""
+    with _loops_lock:
+        current = _loops.get(kind)
+        if current is None or current.pid != os.getpid():
+            current = _loops[kind] = kind()
+        return current  # type: ignore[return-value]
+
+
+_cache: BaseCache | None = None
+
+
+def shared_cache() -> BaseCache:
+    """The default cache, one instance per process. `django.core.cache.cache` is one per thread,
+    and daphne runs each request in a thread of its own: every callback and push that touched it
+    opened a new Redis connection (connect and handshake, ~4 per takeover). Redis's connection
+    pool is thread-safe and makes a new one in a forked process."""
+    global _cache
+    if _cache is None:
+        _cache = caches.create_connection("default")
+    return _cache
+
+
+@receiver(setting_changed)
+def _forget_cache(*, setting: str, **kwargs: Any) -> None:
+    global _cache
+    if setting == "CACHES":
+        _cache = None
