@@ -10,9 +10,12 @@ had its loop (a Celery pool process) makes its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
-from collections.abc import Coroutine
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from django.core.cache import caches
@@ -72,3 +75,23 @@ def _forget_cache(*, setting: str, **kwargs: Any) -> None:
     global _cache
     if setting == "CACHES":
         _cache = None
+
+
+@contextlib.contextmanager
+def cache_lock(key: str, *, hold: float, wait: float) -> Iterator[bool]:
+    """Hold `key` across every process sharing the cache, for at most `hold` seconds (it
+    expires if its holder dies). Waits up to `wait` seconds for it; then goes on without it, as
+    a late push or send beats none. Yields whether it was got."""
+    cache = shared_cache()
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait
+    while not cache.add(key, token, hold):
+        if time.monotonic() > deadline:
+            token = ""
+            break
+        time.sleep(0.001)
+    try:
+        yield bool(token)
+    finally:
+        if token and cache.get(key) == token:
+            cache.delete(key)

@@ -7,6 +7,7 @@ go through a driver (`rooms.platforms`); every change to a room ends in one `roo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -35,7 +36,7 @@ from rooms import fragments
 from rooms.models import OPEN_STATES, STATE_RANK, LiveSession, PlatformAccount, Room, ScriptParagraph
 from rooms.platforms import call, driver_class, new_client
 from rooms.platforms.base import AudienceEvent, Capability, Driver, LiveState, LiveStatus, PlatformError
-from rooms.process import ProcessLoop, process_loop, shared_cache
+from rooms.process import ProcessLoop, cache_lock, process_loop, shared_cache
 from rooms.selectors import paragraph_playing, sessions_latest_by_room
 
 log = logging.getLogger(__name__)
@@ -722,12 +723,28 @@ def rooms_broadcast(*, room_ids: list[int]) -> None:
     watched = _watched(room_ids)
     if not watched:
         return
-    rooms = Room.objects.select_related("account").in_bulk(watched)
-    sessions = sessions_latest_by_room(list(rooms.values()))
-    messages = {
-        room.group_name: fragments.room_live_html(room, sessions.get(pk)) for pk, room in rooms.items()
-    }
-    async_to_sync(_group_send_all)(messages)
+    with contextlib.ExitStack() as held:
+        for pk in sorted(watched):  # one order for every holder of several, so none waits on another
+            held.enter_context(console_lock(Room(pk=pk).group_name))
+        rooms = Room.objects.select_related("account").in_bulk(watched)
+        sessions = sessions_latest_by_room(list(rooms.values()))
+        messages = {
+            room.group_name: fragments.room_live_html(room, sessions.get(pk)) for pk, room in rooms.items()
+        }
+        async_to_sync(_group_send_all)(messages)
+
+
+CONSOLE_LOCK_SECONDS = 5  # held for one read, render and send; expires if its holder dies
+
+
+def console_lock(group: str) -> contextlib.AbstractContextManager[bool]:
+    """Held by whoever pushes to a room's consoles, from reading the state to sending it.
+
+    Every change is pushed after it is committed, so with the reads and sends of a room taken
+    one at a time the last fragment a console gets shows the latest state: a push that read the
+    room before a change (a heartbeat batch rendering "live" while a host stopped it) is sent
+    before the push that shows the change, never after it."""
+    return cache_lock(f"console-push:{group}", hold=CONSOLE_LOCK_SECONDS, wait=2)
 
 
 async def _group_send_all(messages: dict[str, str]) -> None:

@@ -115,12 +115,15 @@ def room_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 services.session_go_live(session=session)
             else:
                 services.session_stop(session=session)
-            session.refresh_from_db()
         else:
             return _refused("There is no live to do that to.")
     except services.ActionRefused as exc:
         return _refused(str(exc))
-    return HttpResponse(fragments.room_live_html(room, session))
+    # Every console, this one too, is shown the change through the room's socket, where pushes
+    # arrive in the order they were read (`services.console_lock`). A fragment in this answer
+    # could arrive after a newer push and show the host a state already gone ("Stopping" after
+    # "Ended").
+    return HttpResponse(status=204)
 
 
 def _form_problem(form: forms.Form) -> str:

@@ -12,8 +12,6 @@ client on it and the channel layer's connection, open between tasks.
 from __future__ import annotations
 
 import contextlib
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -22,7 +20,8 @@ from channels.layers import get_channel_layer
 
 from rooms import platforms
 from rooms.platforms.base import Driver, PlatformError
-from rooms.process import ProcessLoop, process_loop, shared_cache
+from rooms.process import ProcessLoop, process_loop
+from rooms.services import console_lock
 
 if TYPE_CHECKING:
     from rooms.models import PlatformAccount
@@ -80,30 +79,11 @@ def vendor_call(account: PlatformAccount, fn: Callable[[Driver], Awaitable[T]]) 
     return running.run(call())
 
 
-PUSH_LOCK_SECONDS = 5  # held for one render and one send; expires if its holder dies
-
-
 def console_push(group: str, render: Callable[[], str]) -> None:
-    """Render a fragment and send it to every console in `group`, as `room_broadcast` does.
-
-    The pushes of a group are made one at a time (a lock in the cache, across processes): a
-    fragment is read from the database and sent before the next one is read, so a render that
-    missed a change (a callback's, while the worker was rendering) never reaches the consoles
-    after the push that shows it."""
-    cache = shared_cache()
-    key = f"console-push:{group}"
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + 2
-    while not cache.add(key, token, PUSH_LOCK_SECONDS):
-        if time.monotonic() > deadline:  # a stuck holder: a late push beats none
-            token = ""
-            break
-        time.sleep(0.001)
-    try:
+    """Render a fragment and send it to every console in `group`, under the group's push lock
+    (`rooms.services.console_lock`), as `rooms_broadcast` does."""
+    with console_lock(group):
         layer = get_channel_layer()
         assert layer is not None
         html = render()
         _running().run(layer.group_send(group, {"type": "room.state", "html": html}))
-    finally:
-        if token and cache.get(key) == token:
-            cache.delete(key)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from rooms import fragments
 from rooms.models import LiveSession, Room
 from rooms.platforms import driver_class
 from rooms.platforms.base import Overlay, PlatformError, TakeoverRequest, TakeoverState
-from rooms.process import shared_cache
+from rooms.process import cache_lock, shared_cache
 from rooms.services import ActionRefused, room_broadcast
 from takeovers.models import ACTIVE_STATES, QUEUE_LIMIT, STAMPS, STATE_RANK, Takeover, TakeoverEvent
 from takeovers.outbound import console_push, vendor_call
@@ -133,12 +134,30 @@ def takeover_enqueue(*, session: LiveSession, draft: Draft, user: Any = None) ->
     return takeover
 
 
+SEND_LOCK_SECONDS = settings.VENDOR_CONNECT_TIMEOUT + settings.VENDOR_TIMEOUT + 5  # outlasts a call
+
+
 def takeover_send(*, takeover_id: int) -> None:
-    """Send a stored takeover to the vendor. Not retried: a takeover that timed out may have
-    reached the vendor, and the avatar saying it twice is worse than the host resending it."""
+    """Send a stored takeover to the vendor, and before it any the host sent earlier that are
+    still waiting. A session's takeovers go out one at a time, in the order they were sent:
+    their tasks run side by side in the worker pool, and "add to the queue" twice must queue
+    them in the order the host pressed it, whichever task runs first."""
     takeover = _load(takeover_id)
     if takeover.takeover_state is not TakeoverState.PENDING:
         return
+    with cache_lock(f"takeover-send:{takeover.session_id}", hold=SEND_LOCK_SECONDS, wait=SEND_LOCK_SECONDS):
+        waiting = (
+            Takeover.objects.select_related("session__account", "session__room")
+            .filter(session_id=takeover.session_id, state=TakeoverState.PENDING, pk__lte=takeover.pk)
+            .order_by("pk")
+        )
+        for each in waiting:
+            _send_one(each)
+
+
+def _send_one(takeover: Takeover) -> None:
+    """Not retried: a takeover that timed out may have reached the vendor, and the avatar
+    saying it twice is worse than the host resending it."""
     session = takeover.session
     try:
         if takeover.kind == Takeover.Kind.QUICK_REPLY:

@@ -7,8 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from rooms import fragments
-from rooms.models import LiveSession, Room
+from rooms.models import LiveSession
 from rooms.selectors import operable_room
 from rooms.services import ActionRefused
 from takeovers import services
@@ -30,11 +29,11 @@ def _live_session(request: HttpRequest, pk: int) -> LiveSession:
     return session
 
 
-def _takeovers(session: LiveSession) -> HttpResponse:
-    """The queue and log as they are now: read after the change is stored and sent on."""
-    assert session.room_id is not None  # found through its room
-    room = Room.objects.select_related("account").get(pk=session.room_id)
-    return HttpResponse(fragments.room_takeovers_html(room, session))
+def _accepted() -> HttpResponse:
+    """Stored and on its way. The queue and log reach every console, this one too, through
+    the room's socket once the vendor has answered, in order; a fragment in this answer could
+    arrive after a newer push and show the queue as it was."""
+    return HttpResponse(status=204)
 
 
 @login_required
@@ -48,7 +47,7 @@ def takeover_create(request: HttpRequest, pk: int) -> HttpResponse:
         services.takeover_enqueue(session=session, draft=form.draft(), user=request.user)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(session)
+    return _accepted()
 
 
 @login_required
@@ -67,7 +66,7 @@ def takeover_cancel(request: HttpRequest, pk: int, takeover_id: int | None = Non
         services.takeover_cancel(session=session, takeovers=chosen)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(session)
+    return _accepted()
 
 
 @login_required
@@ -85,7 +84,7 @@ def takeover_move(request: HttpRequest, pk: int, takeover_id: int) -> HttpRespon
         services.queue_reorder(session=session, takeover=takeover, position=position)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(session)
+    return _accepted()
 
 
 @login_required
@@ -100,7 +99,7 @@ def quick_reply(request: HttpRequest, pk: int) -> HttpResponse:
         services.quick_reply_fire(session=session, index=index, user=request.user)
     except ActionRefused as exc:
         return _refused(str(exc))
-    return _takeovers(session)
+    return _accepted()
 
 
 @login_required

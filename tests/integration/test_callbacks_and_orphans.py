@@ -42,7 +42,7 @@ def test_callback_moves_a_warming_session_from_creating_to_ready(
 ) -> None:
     sandbox_control.put("/_sandbox/config", json={"create_delay": 3.0}).raise_for_status()
 
-    assert room_action(web, room.pk, "warm_up").status_code == 200
+    assert room_action(web, room.pk, "warm_up").status_code == 204
     session = _session_with_vendor_id(room)
     # From here on every vendor call fails, so the status poll cannot settle the session:
     # only the sandbox's callback (which faults do not touch) can.
@@ -72,7 +72,7 @@ def test_status_poll_settles_a_session_when_no_callback_arrives(
     provision_softsugar(live_stack.sandbox_url, softsugar_account.credential("token"), nowhere)
     sandbox_control.put("/_sandbox/config", json={"create_delay": 1.5}).raise_for_status()
 
-    assert room_action(web, room.pk, "start").status_code == 200
+    assert room_action(web, room.pk, "start").status_code == 204
 
     console.wait_for_state("live", timeout=20)
     session = open_session(room)
@@ -85,7 +85,7 @@ def test_session_killed_by_the_vendor_shows_dropped_with_the_reason(
     room: Any, web: httpx.Client, console: ConsoleSocket, sandbox_control: httpx.Client
 ) -> None:
     sandbox_control.put("/_sandbox/config", json={"create_delay": 0.3}).raise_for_status()
-    assert room_action(web, room.pk, "start").status_code == 200
+    assert room_action(web, room.pk, "start").status_code == 204
     console.wait_for_state("live", timeout=20)
     session = open_session(room)
 
@@ -141,7 +141,7 @@ def test_session_of_a_deleted_room_is_listed_as_an_orphan_until_closed(
     sandbox_control.put("/_sandbox/config", json={"create_delay": 0.3}).raise_for_status()
 
     with closing(login(live_stack.web_urls[0], staff.username)) as web:
-        assert room_action(web, room.pk, "start").status_code == 200
+        assert room_action(web, room.pk, "start").status_code == 204
         session = wait_until(
             lambda: LiveSession.objects.filter(room=room, state="live").first(), timeout=20, what="LIVE"
         )

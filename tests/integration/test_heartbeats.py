@@ -34,7 +34,7 @@ def _failures(html: str) -> int:
 
 def _go_live(room: Any, web: httpx.Client, console: ConsoleSocket, sandbox: httpx.Client) -> Any:
     sandbox.put("/_sandbox/config", json={"create_delay": 0.3, "heartbeat_threshold": THRESHOLD})
-    assert room_action(web, room.pk, "start").status_code == 200
+    assert room_action(web, room.pk, "start").status_code == 204
     console.wait_for_state("live", timeout=20)
     return open_session(room)
 

@@ -43,7 +43,7 @@ def web(live_stack: Any, guiji_host: Any) -> Any:
 def test_comments_reach_the_platform_in_batches_and_its_rules_answer(
     live_stack: Any, metastudio_room: Any, web: httpx.Client, metastudio_control: httpx.Client
 ) -> None:
-    assert room_action(web, metastudio_room.pk, "start").status_code == 200
+    assert room_action(web, metastudio_room.pk, "start").status_code == 204
     session = _live(metastudio_room)
     assert (
         session.vendor_data["live_id"]
@@ -73,13 +73,13 @@ def test_comments_reach_the_platform_in_batches_and_its_rules_answer(
         timeout=20,
         what="the rule's reply played",
     )
-    assert room_action(web, metastudio_room.pk, "stop").status_code == 200
+    assert room_action(web, metastudio_room.pk, "stop").status_code == 204
 
 
 def test_a_callback_with_a_bad_signature_is_refused_and_changes_nothing(
     live_stack: Any, metastudio_room: Any, web: httpx.Client, metastudio_control: httpx.Client
 ) -> None:
-    assert room_action(web, metastudio_room.pk, "start").status_code == 200
+    assert room_action(web, metastudio_room.pk, "start").status_code == 204
     session = _live(metastudio_room)
     account = metastudio_room.account
     url = f"{live_stack.web_urls[0]}{account.callback_path()}"
@@ -111,7 +111,7 @@ def test_a_callback_with_a_bad_signature_is_refused_and_changes_nothing(
     accepted = httpx.post(url, content=body, headers=headers | {"x-hw-mss-secret": good})
     replayed = httpx.post(url, content=body, headers=headers | {"x-hw-mss-secret": good})
     assert (accepted.status_code, replayed.status_code) == (200, 401)
-    assert room_action(web, metastudio_room.pk, "stop").status_code == 200
+    assert room_action(web, metastudio_room.pk, "stop").status_code == 204
 
 
 def test_queued_replies_wait_their_turn_and_cancel_all_clears_them(
@@ -119,19 +119,19 @@ def test_queued_replies_wait_their_turn_and_cancel_all_clears_them(
 ) -> None:
     # Paragraphs spoken slowly, so the replies wait behind the sentence on air.
     metastudio_control.put("/_sandbox/config", json={"speech_seconds_per_char": 0.3}).raise_for_status()
-    assert room_action(web, metastudio_room.pk, "start").status_code == 200
+    assert room_action(web, metastudio_room.pk, "start").status_code == 204
     session = _live(metastudio_room)
     texts = ["The first reply waits for the sentence to end.", "The second reply waits behind the first."]
     for text in texts:
         answer = csrf_post(
             web, f"/rooms/{metastudio_room.pk}/takeovers/", {"kind": "text", "content": text, "mode": "queue"}
         )
-        assert answer.status_code in (200, 204), answer.text
+        assert answer.status_code == 204, answer.text
     audio = "https://assets.example.com/audio/jingle.mp3#duration=4"
     answer = csrf_post(
         web, f"/rooms/{metastudio_room.pk}/takeovers/", {"kind": "audio", "audio_url": audio, "mode": "queue"}
     )
-    assert answer.status_code in (200, 204), answer.text
+    assert answer.status_code == 204, answer.text
 
     queued = wait_until(
         lambda: (
@@ -147,7 +147,7 @@ def test_queued_replies_wait_their_turn_and_cancel_all_clears_them(
         "INSERT_PLAY_SCRIPT",
         "INSERT_PLAY_AUDIO",
     ]
-    assert csrf_post(web, f"/rooms/{metastudio_room.pk}/takeovers/cancel/").status_code in (200, 204)
+    assert csrf_post(web, f"/rooms/{metastudio_room.pk}/takeovers/cancel/").status_code == 204
 
     wait_until(
         lambda: not _job(metastudio_control, session)["insert_queue"], timeout=15, what="the queue cleared"
@@ -159,4 +159,4 @@ def test_queued_replies_wait_their_turn_and_cancel_all_clears_them(
     )
     # The platform dropped all three before any was spoken.
     assert {item["outcome"] for item in _job(metastudio_control, session)["played_inserts"]} == {"cleaned up"}
-    assert room_action(web, metastudio_room.pk, "stop").status_code == 200
+    assert room_action(web, metastudio_room.pk, "stop").status_code == 204

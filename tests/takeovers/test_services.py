@@ -407,6 +407,24 @@ def test_send_twice_sends_once(vendor: Vendor) -> None:
     assert len(vendor.sent("queue")) == 1
 
 
+def test_send_of_a_later_takeover_first_sends_the_ones_sent_before_it_in_order(vendor: Vendor) -> None:
+    # Two "add to queue" presses become two tasks that the worker pool may run in either order.
+    session = live_session()
+    vendor.traces = ["trace-first", "trace-second"]
+    first = enqueue(session, content="The first of two queued takeovers.")
+    second = enqueue(session, content="The second of two queued takeovers.")
+
+    services.takeover_send(takeover_id=second.pk)
+    services.takeover_send(takeover_id=first.pk)
+
+    sent = [json.loads(vendor.body("queue", i)["param"])["tts_query"]["content"] for i in (0, 1)]
+    assert len(vendor.sent("queue")) == 2
+    assert sent == ["The first of two queued takeovers.", "The second of two queued takeovers."]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.trace_id, second.trace_id) == ("trace-first", "trace-second")
+
+
 def test_send_the_vendor_refuses_fails_with_its_reason(vendor: Vendor) -> None:
     vendor.refuse["queue"] = refused(409, "session is not ready or live (status 5)")
     takeover = enqueue(live_session())

@@ -4,7 +4,6 @@ its database connection and its cache client between tasks."""
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -60,24 +59,3 @@ def test_a_pool_process_keeps_its_sqlite_connection_from_one_task_to_the_next() 
 
     assert fixup.db_reuse_max == 100
     assert connection.connection is kept
-
-
-def test_the_cache_client_is_one_per_process_not_one_per_thread() -> None:
-    seen = []
-    threads = [threading.Thread(target=lambda: seen.append(outbound.shared_cache())) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert len({id(cache) for cache in seen}) == 1
-    assert seen[0] is outbound.shared_cache()
-
-
-def test_the_cache_client_follows_a_change_of_caches(settings: Any) -> None:
-    before = outbound.shared_cache()
-
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-    assert outbound.shared_cache() is not before
-    assert type(outbound.shared_cache()).__name__ == "LocMemCache"
