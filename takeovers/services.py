@@ -142,13 +142,17 @@ def takeover_send(*, takeover_id: int) -> None:
     still waiting. A session's takeovers go out one at a time, in the order they were sent:
     their tasks run side by side in the worker pool, and "add to the queue" twice must queue
     them in the order the host pressed it, whichever task runs first."""
-    takeover = _load(takeover_id)
-    if takeover.takeover_state is not TakeoverState.PENDING:
-        return
-    with cache_lock(f"takeover-send:{takeover.session_id}", hold=SEND_LOCK_SECONDS, wait=SEND_LOCK_SECONDS):
+    session_id = (
+        Takeover.objects.filter(pk=takeover_id, state=TakeoverState.PENDING)
+        .values_list("session_id", flat=True)
+        .first()
+    )
+    if session_id is None:
+        return  # sent already, by this task before a redelivery or by a later one
+    with cache_lock(f"takeover-send:{session_id}", hold=SEND_LOCK_SECONDS, wait=SEND_LOCK_SECONDS):
         waiting = (
             Takeover.objects.select_related("session__account", "session__room")
-            .filter(session_id=takeover.session_id, state=TakeoverState.PENDING, pk__lte=takeover.pk)
+            .filter(session_id=session_id, state=TakeoverState.PENDING, pk__lte=takeover_id)
             .order_by("pk")
         )
         for each in waiting:
