@@ -90,14 +90,16 @@ def takeovers_context(room: Room, session: LiveSession | None) -> dict[str, Any]
     from takeovers.models import QUEUE_LIMIT
     from takeovers.selectors import takeovers_for_console
 
-    open_session = session if session and session.is_open else None
+    shown = takeovers_for_console(session)  # after a live, its log stays on show until the next
+    if not (session and session.is_open):
+        shown["queue"] = []
     return {
         "room": room,
         "session": session,
         "caps": capabilities(room),
         "emulated": emulated(room),
         "queue_limit": QUEUE_LIMIT,
-        **takeovers_for_console(open_session),
+        **shown,
     }
 
 

@@ -282,6 +282,10 @@ def session_apply_status(
         return session_apply_status(session=session, status=status, broadcast=broadcast, now=now)
     for name, value in changes.items():
         setattr(session, name, value)
+    if "state" in changes and not status.state.is_open:
+        from takeovers.services import takeovers_close  # takeovers build on rooms, not the reverse
+
+        takeovers_close(session=session, at=now)
     if (
         changes.get("state") == LiveState.READY
         and session.auto_start

@@ -244,6 +244,23 @@ def takeover_mark(
     return True
 
 
+def takeovers_close(*, session: LiveSession, at: datetime | None = None) -> int:
+    """The live ended: what was still waiting or playing will not be said (the vendor drops its
+    queue with the session). Each is marked cancelled, with why, so the log tells the truth and
+    nothing stays "queued" for ever. Returns how many."""
+    left = list(session.takeovers.filter(state__in=[*ACTIVE_STATES, TakeoverState.PENDING]))
+    at = at or timezone.now()
+    with transaction.atomic():
+        for takeover in left:
+            note = (
+                "cut off: the live ended"
+                if takeover.takeover_state is TakeoverState.PLAYING
+                else ("not said: the live ended first")
+            )
+            takeover_mark(takeover=takeover, state=TakeoverState.CANCELLED, note=note, at=at)
+    return len(left)
+
+
 # Progress from the vendor -----------------------------------------------------------------
 
 

@@ -995,3 +995,39 @@ def test_qa_library_errors_are_refused_with_the_vendors_words(vendor: Vendor) ->
 
     assert message.startswith("The Q&A library did not answer: ")
     assert "Q&A library not found" in message
+
+
+# The live ends ----------------------------------------------------------------------------------
+
+
+def test_when_the_live_ends_what_was_waiting_or_playing_is_marked_cancelled_with_why() -> None:
+    from rooms.platforms.base import LiveStatus
+    from rooms.services import session_apply_status
+
+    session = live_session()
+    playing = make_takeover(session, TakeoverState.PLAYING)
+    queued = make_takeover(session, TakeoverState.QUEUED)
+    pending = make_takeover(session, TakeoverState.PENDING, trace_id="")
+    done = make_takeover(session, TakeoverState.DONE)
+
+    assert session_apply_status(
+        session=session, status=LiveStatus(state=LiveState.ENDED, vendor_code="5", reason="Stopped.")
+    )
+
+    for takeover in (playing, queued, pending, done):
+        takeover.refresh_from_db()
+    assert [t.state for t in (playing, queued, pending, done)] == [
+        "cancelled",
+        "cancelled",
+        "cancelled",
+        "done",
+    ]
+    assert playing.done_at == session.ended_at and playing.queue_position is None
+    notes = {t.pk: TakeoverEvent.objects.filter(takeover=t).last().note for t in (playing, queued, pending)}  # type: ignore[union-attr]
+    assert notes == {
+        playing.pk: "cut off: the live ended",
+        queued.pk: "not said: the live ended first",
+        pending.pk: "not said: the live ended first",
+    }
+    # A repeated report of the end changes nothing more.
+    assert services.takeovers_close(session=session) == 0
