@@ -330,13 +330,18 @@ def callback_receive(*, account: PlatformAccount, body: bytes) -> bool:
 # Vendor-side data and the stage ---------------------------------------------------------
 
 
-def session_vendor_note(*, session_id: int, changes: dict[str, Any], broadcast: bool = True) -> None:
+def session_vendor_note(
+    *, session_id: int, changes: dict[str, Any], broadcast: bool = True, within: str = ""
+) -> None:
     """Merge what the vendor told about a session (play addresses, what plays now, the stage)
-    into its `vendor_data`, and show it."""
+    into its `vendor_data`, or into its map `within` (one RTMP link's state among the others),
+    read and written under the row's lock so two reports at once both count; and show it."""
     with transaction.atomic():
         session = LiveSession.objects.select_for_update().filter(pk=session_id).first()
         if session is None:
             return
+        if within:
+            changes = {within: {**session.vendor_data.get(within, {}), **changes}}
         merged = {**session.vendor_data, **changes}
         if merged == session.vendor_data:
             return
@@ -898,8 +903,7 @@ def metastudio_callback_receive(*, account: PlatformAccount, request: SignedCall
         return True
     if event.kind == "rtmp":
         url, state = event.data.get("output_url", ""), event.data.get("state", "")
-        links = {**session.vendor_data.get("rtmp", {}), url: state}
-        session_vendor_note(session_id=session.pk, changes={"rtmp": links})
+        session_vendor_note(session_id=session.pk, changes={url: state}, within="rtmp")
         return True
     from takeovers.services import takeover_progress
 

@@ -1148,3 +1148,17 @@ def test_a_heartbeat_batch_broadcasts_each_room_once_even_when_a_session_drops(
 
     assert 'data-state="dropped"' in message["html"]
     assert quiet
+
+
+def test_a_vendor_note_within_a_map_keeps_what_the_map_already_held() -> None:
+    room = RoomFactory()
+    session = LiveSession.objects.create(
+        room=room, account=room.account, state=LiveState.LIVE, vendor_data={"rtmp": {"rtmp://a": "connected"}}
+    )
+    stale = LiveSession.objects.get(pk=session.pk)  # as a second callback read it, before the first wrote
+
+    services.session_vendor_note(session_id=session.pk, changes={"rtmp://b": "broken"}, within="rtmp")
+    services.session_vendor_note(session_id=stale.pk, changes={"rtmp://a": "reconnecting"}, within="rtmp")
+
+    session.refresh_from_db()
+    assert session.vendor_data == {"rtmp": {"rtmp://a": "reconnecting", "rtmp://b": "broken"}}
