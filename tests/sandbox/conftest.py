@@ -277,3 +277,25 @@ def live_script(**overrides: Any) -> dict[str, Any]:
         else:
             script[key] = value
     return script
+
+
+# MetaStudio ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def metastudio_fast(control: httpx.Client) -> httpx.Client:
+    """The sandbox with MetaStudio's delays cut short."""
+    from .test_metastudio_support import FAST
+
+    control.put("/_sandbox/config", json=FAST)
+    return control
+
+
+@pytest.fixture
+def api(sandbox_url: str, metastudio_fast: httpx.Client) -> Iterator[Any]:
+    """A MetaStudio API client signing with the sandbox's preloaded AK/SK."""
+    from .test_metastudio_support import MetaStudioApi
+
+    client = MetaStudioApi(sandbox_url)
+    yield client
+    client.close()

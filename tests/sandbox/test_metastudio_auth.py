@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,13 +17,6 @@ from rooms.sandbox.metastudio_auth import SignatureError, parse_authorization, v
 from .test_metastudio_support import AK, PROJECT, SK, TOKEN, MetaStudioApi, SdkSigned, room_body
 
 ROOMS = f"/v1/{PROJECT}/smart-live-rooms"
-
-
-@pytest.fixture
-def api(sandbox_url: str, control: httpx.Client) -> Iterator[MetaStudioApi]:
-    client = MetaStudioApi(sandbox_url)
-    yield client
-    client.close()
 
 
 def _sdk_signed(method: str, path: str, query: list[tuple[str, str]], body: bytes) -> SdkRequest:

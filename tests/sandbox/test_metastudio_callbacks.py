@@ -13,7 +13,6 @@ from rooms.sandbox.metastudio_auth import callback_uri, hw_secret, signed_callba
 
 from .conftest import wait_until
 from .test_metastudio_support import (
-    FAST,
     MetaStudioApi,
     Receiver,
     callback_config,
@@ -22,14 +21,6 @@ from .test_metastudio_support import (
 )
 
 KEY = "GCTbw44s6MPLh4GqgDpnfuFHgy25Enly"
-
-
-@pytest.fixture
-def api(sandbox_url: str, control: httpx.Client) -> Iterator[MetaStudioApi]:
-    control.put("/_sandbox/config", json=FAST)
-    client = MetaStudioApi(sandbox_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

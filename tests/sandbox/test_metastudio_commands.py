@@ -34,22 +34,9 @@ INSERT_TEXT = "插播一条消息。"
 
 
 @pytest.fixture
-def fast(control: httpx.Client) -> httpx.Client:
-    control.put("/_sandbox/config", json=FAST)
-    return control
-
-
-@pytest.fixture
 def slow(control: httpx.Client) -> httpx.Client:
     control.put("/_sandbox/config", json={**FAST, "speech_seconds_per_char": 0.05})
     return control
-
-
-@pytest.fixture
-def api(sandbox_url: str, fast: httpx.Client) -> Iterator[MetaStudioApi]:
-    client = MetaStudioApi(sandbox_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -254,7 +241,7 @@ def test_rewrite_play_script_replaces_what_is_not_played_yet(
 
 
 def test_rewrite_with_delay_waits_for_the_next_round(
-    fast: httpx.Client, api: MetaStudioApi, receiver: Receiver
+    metastudio_fast: httpx.Client, api: MetaStudioApi, receiver: Receiver
 ) -> None:
     body = room_body(
         scene_scripts=[scene("旧", paragraph(1, "p1", SENTENCES * 3), paragraph(2, "p2", "旧二。"))],
@@ -264,7 +251,7 @@ def test_rewrite_with_delay_waits_for_the_next_round(
     room_id, job_id = api.live(body)
     new = [scene("新", paragraph(1, "q1", "新一。"))]
     api.command(room_id, job_id, "REWRITE_PLAY_SCRIPT", {"scene_scripts": new})
-    wait_for_state(fast, job_id, "SUCCEED", timeout=10)
+    wait_for_state(metastudio_fast, job_id, "SUCCEED", timeout=10)
     wait_until(lambda: len(receiver.events()) == 3)
     assert [event["shoot_script_title"] for event in receiver.events()] == ["p1", "p2", "q1"]
 

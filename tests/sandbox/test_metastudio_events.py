@@ -13,7 +13,6 @@ import pytest
 
 from .conftest import wait_until
 from .test_metastudio_support import (
-    FAST,
     MetaStudioApi,
     Receiver,
     callback_config,
@@ -23,19 +22,6 @@ from .test_metastudio_support import (
     room_body,
     scene,
 )
-
-
-@pytest.fixture
-def fast(control: httpx.Client) -> httpx.Client:
-    control.put("/_sandbox/config", json=FAST)
-    return control
-
-
-@pytest.fixture
-def api(sandbox_url: str, fast: httpx.Client) -> Iterator[MetaStudioApi]:
-    client = MetaStudioApi(sandbox_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

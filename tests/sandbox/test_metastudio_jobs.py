@@ -12,7 +12,6 @@ import pytest
 
 from .conftest import wait_until
 from .test_metastudio_support import (
-    FAST,
     PROJECT,
     MetaStudioApi,
     Receiver,
@@ -27,19 +26,6 @@ from .test_metastudio_support import (
 
 # More than a second at 0.05 s a character: the monitor is sure to see it.
 LONG_SENTENCE = "第一句话说得很长很长很长很长很长很长很长很长很长很长。"
-
-
-@pytest.fixture
-def fast(control: httpx.Client) -> httpx.Client:
-    control.put("/_sandbox/config", json=FAST)
-    return control
-
-
-@pytest.fixture
-def api(sandbox_url: str, fast: httpx.Client) -> Iterator[MetaStudioApi]:
-    client = MetaStudioApi(sandbox_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from .test_metastudio_support import FAST, PROJECT, MetaStudioApi, paragraph, room_body, scene
+from .test_metastudio_support import PROJECT, MetaStudioApi, paragraph, room_body, scene
 
 _REMOVE = object()
-
-
-@pytest.fixture
-def api(sandbox_url: str, control: httpx.Client) -> Iterator[MetaStudioApi]:
-    control.put("/_sandbox/config", json=FAST)
-    client = MetaStudioApi(sandbox_url)
-    yield client
-    client.close()
 
 
 def _full_room() -> dict[str, Any]:
