@@ -186,6 +186,8 @@ def run(world: World, args: argparse.Namespace) -> None:
     def state_of(pk: int) -> str:
         return str(Takeover.objects.values_list("state", flat=True).get(pk=pk))
 
+    newest = [0]  # the newest takeover's id
+
     def livedeck(number: int) -> tuple[str, float, float]:
         text = f"LiveDeck takeover {number:05d}: the avatar would say this for about ten seconds."
         started = time.time()
@@ -193,7 +195,13 @@ def run(world: World, args: argparse.Namespace) -> None:
             client, f"/rooms/{room.pk}/takeovers/", {"kind": "text", "content": text, "mode": "queue"}
         )
         answer.raise_for_status()
-        pk = Takeover.objects.values_list("pk", flat=True).get(session=session, content=text)
+        # Its row, as the console shows it: one takeover is active at a time, so the newest row
+        # is this one. (A database read here ran beside the worker sending it, on two cores.)
+        if console.wait(lambda rows: max(rows, default=0) > newest[0], timeout=2):
+            pk = max(console.rows)
+        else:
+            pk = Takeover.objects.values_list("pk", flat=True).get(session=session, content=text)
+        newest[0] = pk
         # LiveDeck must know it plays before its cancel means "stop this one playing". One that
         # LiveDeck never sees playing (a lost report) is counted, and cancelled all the same.
         if not console.wait(lambda rows: rows.get(pk) == "playing", timeout=2):
