@@ -45,9 +45,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .callbacks import CallbackSender
 from .config import SandboxConfig
 from .metastudio_auth import SignatureError, parse_authorization, verify
-from .metastudio_callbacks import MetaStudioCallbacks
 from .metastudio_live import LivePlayer, flatten
 from .metastudio_models import (
     AccountBody,
@@ -161,7 +161,7 @@ class MetaStudio:
         self.rooms: dict[str, Room] = {}
         self.jobs: dict[str, Job] = {}
         self.rule_groups: dict[str, dict[str, Any]] = {}
-        self.callbacks = MetaStudioCallbacks()
+        self.callbacks = CallbackSender()
         self.player = LivePlayer(config, self.callbacks, self.end_job)
         default = DEFAULT_ACCOUNT
         self.provision(

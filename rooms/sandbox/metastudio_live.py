@@ -26,8 +26,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .callbacks import CallbackSender
 from .config import SandboxConfig
-from .metastudio_callbacks import Delivery, MetaStudioCallbacks
+from .metastudio_auth import signed_callback
 from .metastudio_models import LiveVideoScriptInfo, SmartLayerConfig
 from .metastudio_state import (
     CONNECTED,
@@ -93,7 +94,7 @@ def _shuffled(paragraphs: list[Paragraph], mode: str) -> list[Paragraph]:
 class LivePlayer:
     """Plays jobs; ``end`` is how it asks the platform to end one (state, reason)."""
 
-    def __init__(self, config: SandboxConfig, callbacks: MetaStudioCallbacks, end: Ender) -> None:
+    def __init__(self, config: SandboxConfig, callbacks: CallbackSender, end: Ender) -> None:
         self.config = config
         self.callbacks = callbacks
         self.end = end
@@ -351,13 +352,13 @@ class LivePlayer:
         )
         job.callbacks.append({**payload, "sent": wanted, "at": time.time()})
         if wanted and config is not None:
-            delivery = Delivery(
-                url=config.live_event_type_callback_url or "",
-                auth_type=config.auth_type,
-                key=config.key or "",
-                payload=payload,
+            auth_type, key = config.auth_type, config.key or ""
+            self.callbacks.send(
+                job.job_id,
+                config.live_event_type_callback_url or "",
+                payload,
+                sign=lambda url: signed_callback(url, auth_type, key, time.time()),
             )
-            self.callbacks.send(job.job_id, delivery)
 
     def _shoot_script_switch(self, job: Job, paragraph: Paragraph) -> None:
         fields: dict[str, Any] = {
