@@ -252,11 +252,8 @@ def takeovers_close(*, session: LiveSession, at: datetime | None = None) -> int:
     at = at or timezone.now()
     with transaction.atomic():
         for takeover in left:
-            note = (
-                "cut off: the live ended"
-                if takeover.takeover_state is TakeoverState.PLAYING
-                else ("not said: the live ended first")
-            )
+            playing = takeover.takeover_state is TakeoverState.PLAYING
+            note = "cut off: the live ended" if playing else "not said: the live ended first"
             takeover_mark(takeover=takeover, state=TakeoverState.CANCELLED, note=note, at=at)
     return len(left)
 
