@@ -585,6 +585,11 @@ class LiveSession(models.Model):
         max_length=500, blank=True, help_text="The last action that failed, in words."
     )
     stop_requested = models.BooleanField(default=False)
+    stop_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why LiveDeck asked to close it; shown when the vendor gives no reason.",
+    )
     auto_start = models.BooleanField(default=True, help_text="Go live as soon as the stream is ready.")
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+STOPPED_FROM_LIVEDECK = "Stopped from LiveDeck."
+CLOSED_AS_ORPHAN = "Closed as an orphan."
+
 
 class ActionRefused(Exception):
     """A host's request that cannot be done now; the message says why, in words."""
@@ -196,7 +199,9 @@ def session_stop(*, session: LiveSession) -> None:
     if not session.is_open:
         raise ActionRefused("This live has already ended.")
     with transaction.atomic():
-        LiveSession.objects.filter(pk=session.pk).update(stop_requested=True, last_error="")
+        LiveSession.objects.filter(pk=session.pk).update(
+            stop_requested=True, stop_reason=STOPPED_FROM_LIVEDECK, last_error=""
+        )
         if session.vendor_session_id:
             _enqueue("session_close", session.pk)
         # else: the create task closes it as soon as the vendor has answered.
@@ -228,7 +233,9 @@ def session_close(*, session_id: int) -> None:
         return
     session_apply_status(
         session=session,
-        status=LiveStatus(state=LiveState.ENDED, vendor_code="5", reason="Stopped from LiveDeck."),
+        status=LiveStatus(
+            state=LiveState.ENDED, vendor_code="5", reason=session.stop_reason or STOPPED_FROM_LIVEDECK
+        ),
     )
 
 
@@ -257,7 +264,11 @@ def session_apply_status(
     current = session.live_state
     changes: dict[str, Any] = {}
     if STATE_RANK[status.state] > STATE_RANK[current]:
-        changes.update(state=status.state.value, vendor_code=status.vendor_code, reason=status.reason)
+        reason = status.reason
+        if not reason and not status.state.is_open and session.stop_requested:
+            # The vendor's close report can overtake the answer to our close call.
+            reason = session.stop_reason
+        changes.update(state=status.state.value, vendor_code=status.vendor_code, reason=reason)
         stamp = {LiveState.READY: "ready_at", LiveState.LIVE: "live_at"}.get(status.state, "ended_at")
         changes[stamp] = now
         if status.state is LiveState.LIVE and session.ready_at is None:
@@ -710,11 +721,15 @@ def orphan_close(*, account: PlatformAccount, vendor_session_id: str) -> None:
     target = session or LiveSession(
         account=account, vendor_session_id=vendor_session_id, state=LiveState.LIVE
     )
+    if session and session.is_open:
+        # Recorded before the call: the vendor's close report may arrive before its answer.
+        session.stop_requested, session.stop_reason = True, CLOSED_AS_ORPHAN
+        LiveSession.objects.filter(pk=session.pk).update(stop_requested=True, stop_reason=CLOSED_AS_ORPHAN)
     call(account, lambda driver: driver.close(target))
     if session and session.is_open:
         session_apply_status(
             session=session,
-            status=LiveStatus(state=LiveState.ENDED, vendor_code="5", reason="Closed as an orphan."),
+            status=LiveStatus(state=LiveState.ENDED, vendor_code="5", reason=CLOSED_AS_ORPHAN),
         )
 
 

@@ -757,6 +757,44 @@ def test_a_takeover_callback_does_not_touch_the_session_state() -> None:
     assert session.state == LiveState.LIVE
 
 
+@pytest.mark.parametrize("why", [services.STOPPED_FROM_LIVEDECK, services.CLOSED_AS_ORPHAN])
+def test_a_close_report_that_overtakes_our_close_call_keeps_why_we_closed(why: str) -> None:
+    session = make_session(
+        state=LiveState.LIVE, vendor_session_id=VENDOR_ID, stop_requested=True, stop_reason=why
+    )
+    body = json.dumps({"sessionId": VENDOR_ID, "status": 5}).encode()
+
+    assert services.callback_receive(account=session.account, body=body) is True
+
+    session.refresh_from_db()
+    assert (session.state, session.vendor_code, session.reason) == (LiveState.ENDED, "5", why)
+
+
+def test_a_close_nobody_asked_for_has_no_reason_of_ours() -> None:
+    session = make_session(state=LiveState.LIVE, vendor_session_id=VENDOR_ID)
+    body = json.dumps({"sessionId": VENDOR_ID, "status": 5}).encode()
+
+    assert services.callback_receive(account=session.account, body=body) is True
+
+    session.refresh_from_db()
+    assert (session.state, session.reason) == (LiveState.ENDED, "")
+
+
+def test_a_vendors_own_reason_wins_over_ours() -> None:
+    session = make_session(
+        state=LiveState.LIVE,
+        vendor_session_id=VENDOR_ID,
+        stop_requested=True,
+        stop_reason=services.STOPPED_FROM_LIVEDECK,
+    )
+    body = json.dumps({"sessionId": VENDOR_ID, "status": 50}).encode()
+
+    services.callback_receive(account=session.account, body=body)
+
+    session.refresh_from_db()
+    assert session.reason == "Closed by the vendor: heartbeat lost or link broken"
+
+
 def test_a_callback_of_another_account_is_not_applied() -> None:
     session = make_session(vendor_session_id=VENDOR_ID)
     other = AccountFactory()
@@ -1105,7 +1143,7 @@ def test_closing_an_orphan_closes_it_on_the_vendor_and_ends_our_row(vendor: Call
 
     session.refresh_from_db()
     assert session.state == LiveState.ENDED
-    assert session.reason == "Closed as an orphan."
+    assert (session.reason, session.stop_reason) == ("Closed as an orphan.", "Closed as an orphan.")
     assert body_of(fake.requests[0]) == {"sessionId": VENDOR_ID}
 
 
