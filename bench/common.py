@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import sys
@@ -37,11 +38,47 @@ class OutOfTime(Exception):
     """The benchmark's time budget ran out; everything it started is stopped on the way out."""
 
 
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "FIELD_ENCRYPTION_KEY": secrets.token_urlsafe(50),
+    "SECURE_SSL_REDIRECT": "false",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+}
+
+
+def loopback_client(base_url: str) -> Any:
+    """An httpx client that sends Secure cookies over plain HTTP: a benchmark's client on
+    loopback, standing in for a browser behind the TLS proxy of a production deployment."""
+    import httpx
+
+    client = httpx.Client(base_url=base_url, timeout=15)
+
+    def keep_over_http(response: httpx.Response) -> None:
+        for cookie in client.cookies.jar:
+            cookie.secure = False
+
+    client.event_hooks["response"] = [keep_over_http]
+    return client
+
+
 class World:
     """A temp folder, a SQLite database, a redis-server, Django set up on them, a `Stack`."""
 
-    def __init__(self, name: str, *, budget: float, env: dict[str, str] | None = None, keep: bool = False):
+    def __init__(
+        self,
+        name: str,
+        *,
+        budget: float,
+        env: dict[str, str] | None = None,
+        keep: bool = False,
+        production: bool = False,
+    ):
+        """`production`: run with DEBUG off, as deployed (no query log, collected static files),
+        over plain HTTP on loopback: the HTTPS redirect is off, and clients must send the Secure
+        cookies themselves (`loopback_client`), as the TLS proxy in front of LiveDeck would."""
         self.name = name
+        self.production = production
         self.budget = budget
         self.keep = keep
         self.folder = Path(tempfile.mkdtemp(prefix=f"livedeck-bench-{name}-"))
@@ -50,7 +87,7 @@ class World:
             "LIVEDECK_VAR_DIR": str(self.folder),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "CHANNEL_PREFIX": f"bench-{name}",
-            "DEBUG": "true",
+            **(PRODUCTION_ENV if production else {"DEBUG": "true"}),
             **(env or {}),
         }
         self.stack: Stack | None = None
@@ -72,6 +109,8 @@ class World:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
+        if self.production:
+            call_command("collectstatic", verbosity=0, interactive=False)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:

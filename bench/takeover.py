@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TreeCPU, World, goal, header, spread
+from bench.common import TreeCPU, World, goal, header, loopback_client, spread
 
 GOAL_MS = 20.0
 LABELS = {"send": "request -> vendor has it", "cancel": "cancel -> vendor silent"}
@@ -58,6 +58,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="measure this many times; medians are printed")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, database)")
+    parser.add_argument(
+        "--debug", action="store_true", help="run LiveDeck with DEBUG on (query log), as `make run` does"
+    )
     args = parser.parse_args()
     if args.quick:
         args.count = 100
@@ -106,7 +109,7 @@ def main() -> None:
     args = parse_args()
     budget = 180 + args.count * 2 * 0.6 * args.runs
     env = {"LOG_LEVEL": "WARNING", "HEARTBEAT_INTERVAL": "60"}
-    with World("takeover", budget=budget, env=env, keep=args.keep) as world:
+    with World("takeover", budget=budget, env=env, keep=args.keep, production=not args.debug) as world:
         run(world, args)
 
 
@@ -137,6 +140,7 @@ def run(world: World, args: argparse.Namespace) -> None:
             ("count", args.count),
             ("runs", args.runs),
             ("worker", f"prefork x{args.concurrency}"),
+            ("DEBUG", "on (query log)" if args.debug else "off, as deployed"),
             ("block", BLOCK),
             ("goal", f"p99 added <= {GOAL_MS:g} ms"),
             ("budget", f"{world.budget:.0f}s"),
@@ -176,7 +180,7 @@ def run(world: World, args: argparse.Namespace) -> None:
     room = Room.objects.create(name="Bench room", account=account, script=script)
     room.hosts.add(host)
 
-    client = login(web, host.username)
+    client = login(web, host.username, client=loopback_client(web))
     room_action(client, room.pk, "start").raise_for_status()
     session = wait_until(
         lambda: LiveSession.objects.filter(room=room, state="live").first(), timeout=30, what="a live session"

@@ -572,7 +572,7 @@ class LiveSession(models.Model):
     room = models.ForeignKey(Room, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions")
     # Kept apart from the room so a session whose room was deleted can still be closed.
     account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="sessions")
-    vendor_session_id = models.CharField(max_length=200, blank=True, db_index=True)
+    vendor_session_id = models.CharField(max_length=200, blank=True)
     session_token = models.CharField(max_length=500, blank=True)
     state = models.CharField(
         max_length=20, choices=[(s.value, s.name.replace("_", " ").title()) for s in LiveState]
@@ -616,7 +616,12 @@ class LiveSession(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "next_heartbeat_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_heartbeat_at"]),
+            # Callbacks find their session by both: SQLite, with an index on each, walked every
+            # session the account ever ran for the one with the vendor's id.
+            models.Index(fields=["account", "vendor_session_id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room or 'deleted room'} · {self.vendor_session_id or 'opening'} · {self.state}"

@@ -70,7 +70,7 @@ class Takeover(models.Model):
     queue_position = models.PositiveIntegerField(
         null=True, blank=True, help_text="Place in the vendor's queue."
     )
-    trace_id = models.CharField(max_length=200, blank=True, db_index=True)
+    trace_id = models.CharField(max_length=200, blank=True)
     state = models.CharField(
         max_length=20,
         choices=[(s.value, s.name.title()) for s in TakeoverState],
@@ -93,7 +93,12 @@ class Takeover(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["session", "state"])]
+        indexes = [
+            models.Index(fields=["session", "state"]),
+            # Vendor reports find their takeover by both: SQLite, with an index on each, walked
+            # every takeover of the live for the one with the vendor's trace id.
+            models.Index(fields=["session", "trace_id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.trace_id or self.pk}: {self.summary}"

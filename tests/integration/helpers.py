@@ -32,9 +32,12 @@ def wait_until(
         time.sleep(interval)
 
 
-def login(base_url: str, username: str, password: str = PASSWORD) -> httpx.Client:
-    """An httpx client logged in through the login form, as a browser would be."""
-    client = httpx.Client(base_url=base_url, timeout=15)
+def login(
+    base_url: str, username: str, password: str = PASSWORD, client: httpx.Client | None = None
+) -> httpx.Client:
+    """An httpx client (a new one, or `client`) logged in through the login form, as a browser
+    would be."""
+    client = client or httpx.Client(base_url=base_url, timeout=15)
     page = client.get("/login/")
     page.raise_for_status()
     match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
