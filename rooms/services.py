@@ -264,10 +264,8 @@ def session_apply_status(
     current = session.live_state
     changes: dict[str, Any] = {}
     if STATE_RANK[status.state] > STATE_RANK[current]:
-        reason = status.reason
-        if not reason and not status.state.is_open and session.stop_requested:
-            # The vendor's close report can overtake the answer to our close call.
-            reason = session.stop_reason
+        # The vendor's close report can overtake the answer to our close call: say why we closed.
+        reason = status.reason or ("" if status.state.is_open else session.stop_reason)
         changes.update(state=status.state.value, vendor_code=status.vendor_code, reason=reason)
         stamp = {LiveState.READY: "ready_at", LiveState.LIVE: "live_at"}.get(status.state, "ended_at")
         changes[stamp] = now
