@@ -38,6 +38,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 import rooms.routing  # noqa: E402
 import takeovers.routing  # noqa: E402
+from rooms.process import keep_loaded_for_life  # noqa: E402
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
 
@@ -51,3 +52,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+keep_loaded_for_life()

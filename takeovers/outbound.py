@@ -11,7 +11,6 @@ client on it and the channel layer's connection, open between tasks.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,7 +18,7 @@ import httpx
 from channels.layers import get_channel_layer
 
 from rooms import platforms
-from rooms.platforms.base import Driver, PlatformError
+from rooms.platforms.base import Driver
 from rooms.process import ProcessLoop, process_loop
 from rooms.services import console_lock
 
@@ -59,12 +58,7 @@ def _running() -> _Loop:
 
 def warm() -> None:
     """Start this process's loop and client now (a pool process starting), so the first
-    takeover does not wait for the driver's imports and the client's TLS setup."""
-    from rooms.models import PlatformAccount
-
-    for kind in PlatformAccount.Kind:
-        with contextlib.suppress(PlatformError):
-            platforms.driver_class(kind)
+    takeover does not wait for the client's TLS setup."""
     running = _running()
     running.run(running.client_now())
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_process_init
 
+from rooms.process import keep_loaded_for_life
 from takeovers import outbound, services
 
 log = logging.getLogger(__name__)
@@ -16,13 +16,13 @@ log = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def _warm(**kwargs: Any) -> None:
-    """A pool process gets its loop, client and drivers before its first takeover, not during;
-    then what it has loaded is kept out of the collector's full passes (see `TakeoversConfig`)."""
+    """A pool process gets its loop, client, drivers and templates before its first takeover,
+    not during; then what it has loaded is kept out of the collector's full passes."""
     try:
         outbound.warm()
     except Exception:  # the first call makes them then; a pool process must still start
         log.exception("takeover calls not warmed up")
-    gc.freeze()
+    keep_loaded_for_life()
 
 
 @shared_task

@@ -37,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     # A test database of this run's own, so two runs on one machine cannot clobber each other.
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if settings.DATABASES["default"]["ENGINE"] == "config.sqlite":
         settings.DATABASES["default"]["TEST"]["NAME"] = str(_RUN_DIR / "test.sqlite3")
     url = os.environ.get("LIVEDECK_TEST_REDIS_URL") or _services.start_redis()
     os.environ["REDIS_URL"] = url
@@ -83,7 +83,7 @@ def live_stack(django_db_setup: Any, django_db_blocker: Any, sandbox_url: str) -
         "REDIS_URL": os.environ["REDIS_URL"],
         "MQTT_URL": os.environ["MQTT_URL"],
     }
-    if db["ENGINE"].endswith("sqlite3"):
+    if db["ENGINE"] == "config.sqlite":
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     stack = Stack(_RUN_DIR / "live", env=env)
     stack.sandbox_url = sandbox_url

@@ -35,7 +35,7 @@ def two_of_each(
 
     db = settings.DATABASES["default"]
     env = {**LIVE_ENV, "SANDBOX_URL": sandbox_url}
-    if db["ENGINE"].endswith("sqlite3"):
+    if db["ENGINE"] == "config.sqlite":
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     with Stack(Path(tmp_path_factory.mktemp("scale-out")), env=env) as stack:
         stack.sandbox_url = sandbox_url

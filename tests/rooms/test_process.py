@@ -1,14 +1,21 @@
 """What a process shares between its threads and with other processes: the cache lock that puts
-pushes to a room's consoles, and a session's takeover sends, one at a time."""
+pushes to a room's consoles, and a session's takeover sends, one at a time; what a server process
+loads for its whole life."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from rooms.process import cache_lock, shared_cache
+import pytest
+from django.template import engines
+from django.template.autoreload import reset_loaders
+
+from rooms.process import cache_lock, keep_loaded_for_life, shared_cache
 
 
 def _key() -> str:
@@ -72,3 +79,20 @@ def test_the_cache_client_follows_a_change_of_caches(settings: Any) -> None:
 
     assert shared_cache() is not before
     assert type(shared_cache()).__name__ == "LocMemCache"
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_a_server_process_compiles_its_templates_and_freezes_what_it_loaded(unfrozen: None) -> None:
+    reset_loaders()  # as a process starting: nothing compiled yet
+
+    keep_loaded_for_life()
+    console = engines["django"].get_template("rooms/console.html").template  # type: ignore[attr-defined]
+
+    assert gc.get_freeze_count() > 0
+    assert all(tracked is not console for tracked in gc.get_objects())  # no full pass walks it
