@@ -36,7 +36,8 @@ statuses with ``{"code", "message"}``):
   ``GET /_sandbox/metastudio/accounts``. Preloaded: AK ``sandbox-ak``, SK ``sandbox-sk``, project
   ``sandbox-project``, IAM token ``sandbox-iam-token``.
 * ``GET /_sandbox/metastudio/jobs/{job_id}`` (the program monitor: state, anchor, background,
-  subtitle, paragraph on air, inserts queued and played, RTMP outputs, layers, events counted,
+  subtitle, paragraph on air, the last 200 sentences aired in order (a sentence cut and resumed
+  is aired twice), inserts queued and played, RTMP outputs, layers, events counted,
   rule hits, callbacks sent), ``POST .../kill`` (``{"state": "FAILED"|"BLOCKED", ...}``),
   ``POST .../rtmp`` (``{"state"}``: every RTMP link of the job in that state).
 

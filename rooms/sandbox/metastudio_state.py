@@ -330,6 +330,7 @@ class Job:
     current_insert: Insert | None = None
     played: deque[Insert] = field(default_factory=lambda: deque(maxlen=200))
     speaking: Speaking | None = None
+    aired: deque[Speaking] = field(default_factory=lambda: deque(maxlen=200))  # the last sentences on air
     layers: list[ShownLayer] = field(default_factory=list)
     exit_pending: str | None = None  # auto_stop_mode waiting for its boundary
     # live events

@@ -4,9 +4,9 @@ outputs, layers, queries, exit configuration)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -46,37 +46,22 @@ def receiver() -> Iterator[Receiver]:
     recv.close()
 
 
-class Watcher:
-    """Polls the program monitor in a thread and keeps the subtitles in the order they were on air."""
+def aired(control: httpx.Client, job_id: str) -> list[str]:
+    """What the job has said on air, in order, from the program monitor's log of sentences (polling
+    the subtitle instead could miss a short sentence while this process is slow)."""
+    return [said["subtitle"] for said in monitor(control, job_id)["aired"] if said["subtitle"]]
 
-    def __init__(self, control: httpx.Client, job_id: str) -> None:
-        self.subtitles: list[str] = []
-        self._stop = threading.Event()
-        base_url = str(control.base_url)
 
-        def run() -> None:
-            with httpx.Client(base_url=base_url, timeout=5) as client:
-                while not self._stop.is_set():
-                    subtitle = client.get(f"/_sandbox/metastudio/jobs/{job_id}").json()["subtitle"]
-                    if subtitle and (not self.subtitles or self.subtitles[-1] != subtitle):
-                        self.subtitles.append(subtitle)
-                    time.sleep(0.01)
+def hear(control: httpx.Client, job_id: str, *subtitles: str, timeout: float = 8.0) -> list[str]:
+    """Wait until ``subtitles`` have been on air in this order; everything aired so far."""
 
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
+    def heard() -> list[str] | None:
+        said = aired(control, job_id)
+        rest = iter(said)
+        return said if all(any(s == wanted for s in rest) for wanted in subtitles) else None
 
-    def until(self, *subtitles: str, timeout: float = 8.0) -> list[str]:
-        def seen() -> bool:
-            heard = iter(self.subtitles)
-            return all(any(s == wanted for s in heard) for wanted in subtitles)
-
-        wait_until(seen, timeout=timeout)
-        return self.subtitles
-
-    def stop(self) -> list[str]:
-        self._stop.set()
-        self.thread.join()
-        return self.subtitles
+    result: list[str] = wait_until(heard, timeout=timeout)
+    return result
 
 
 def _three_sentence_room(**extra: Any) -> dict[str, Any]:
@@ -89,12 +74,10 @@ def _three_sentence_room(**extra: Any) -> dict[str, Any]:
 
 def _start_and_wait_for_first_sentence(
     api: MetaStudioApi, control: httpx.Client, body: dict[str, Any]
-) -> tuple[str, str, Watcher]:
-    control.put("/_sandbox/config", json={"create_delay": 0.3})  # the watcher is on before the live
+) -> tuple[str, str]:
     room_id, job_id = api.live(body)
-    watcher = Watcher(control, job_id)
-    watcher.until(FIRST)
-    return room_id, job_id, watcher
+    hear(control, job_id, FIRST)
+    return room_id, job_id
 
 
 def around(heard: list[str], said: str, before: int, after: int) -> list[str]:
@@ -104,37 +87,38 @@ def around(heard: list[str], said: str, before: int, after: int) -> list[str]:
 
 
 def test_play_now_cuts_the_sentence_and_resumes_it(slow: httpx.Client, api: MetaStudioApi) -> None:
-    room_id, job_id, watcher = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
-    api.say(room_id, job_id, INSERT_TEXT, "PLAY_NOW")
-    heard = watcher.until(INSERT_TEXT, "第二句话慢慢地说。")
-    watcher.stop()
+    room_id, job_id = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
+    command_id = api.say(room_id, job_id, INSERT_TEXT, "PLAY_NOW")
+    heard = hear(slow, job_id, INSERT_TEXT, "第二句话慢慢地说。")
     assert around(heard, INSERT_TEXT, 1, 2) == [FIRST, INSERT_TEXT, FIRST, "第二句话慢慢地说。"], heard
+    log = monitor(slow, job_id)["aired"]
+    insert = next(said for said in log if said["subtitle"] == INSERT_TEXT)
+    assert insert["kind"] == "insert" and insert["command_id"] == command_id
+    assert [said["kind"] for said in log[:2]] == ["paragraph", "insert"]
+    assert all(earlier["at"] <= later["at"] for earlier, later in pairwise(log))
 
 
 def test_ignore_current_sentence_drops_the_rest_of_the_cut_sentence(
     slow: httpx.Client, api: MetaStudioApi
 ) -> None:
     body = _three_sentence_room(interaction_config={"play_type": "PLAY_NOW", "ignore_current_sentence": True})
-    room_id, job_id, watcher = _start_and_wait_for_first_sentence(api, slow, body)
+    room_id, job_id = _start_and_wait_for_first_sentence(api, slow, body)
     api.say(room_id, job_id, INSERT_TEXT)  # the room's play_type: PLAY_NOW
-    heard = watcher.until(INSERT_TEXT, "第二句话慢慢地说。")
-    watcher.stop()
+    heard = hear(slow, job_id, INSERT_TEXT, "第二句话慢慢地说。")
     assert around(heard, INSERT_TEXT, 1, 1) == [FIRST, INSERT_TEXT, "第二句话慢慢地说。"], heard
 
 
 def test_insert_waits_for_the_end_of_the_sentence(slow: httpx.Client, api: MetaStudioApi) -> None:
-    room_id, job_id, watcher = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
+    room_id, job_id = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
     api.say(room_id, job_id, INSERT_TEXT)  # the room's play_type by default: INSERT
-    heard = watcher.until(INSERT_TEXT, "第二句话慢慢地说。")
-    watcher.stop()
+    heard = hear(slow, job_id, INSERT_TEXT, "第二句话慢慢地说。")
     assert around(heard, INSERT_TEXT, 1, 1) == [FIRST, INSERT_TEXT, "第二句话慢慢地说。"], heard
 
 
 def test_append_waits_for_the_end_of_the_paragraph(slow: httpx.Client, api: MetaStudioApi) -> None:
-    room_id, job_id, watcher = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
+    room_id, job_id = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
     api.say(room_id, job_id, INSERT_TEXT, "APPEND")
-    heard = watcher.until(INSERT_TEXT, "下一段落开始了。")
-    watcher.stop()
+    heard = hear(slow, job_id, INSERT_TEXT, "下一段落开始了。")
     assert around(heard, INSERT_TEXT, 3, 1) == [
         FIRST,
         "第二句话慢慢地说。",
@@ -145,14 +129,13 @@ def test_append_waits_for_the_end_of_the_paragraph(slow: httpx.Client, api: Meta
 
 
 def test_the_queue_orders_play_now_insert_then_append(slow: httpx.Client, api: MetaStudioApi) -> None:
-    room_id, job_id, watcher = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
+    room_id, job_id = _start_and_wait_for_first_sentence(api, slow, _three_sentence_room())
     appended = api.say(room_id, job_id, "追加的话。", "APPEND")
     inserted = api.say(room_id, job_id, "插入的话。", "INSERT")
     queued = [item["command_id"] for item in api.inserts(room_id, job_id)]
     assert queued == [inserted, appended]
     api.say(room_id, job_id, "马上说的话。", "PLAY_NOW")
-    heard = watcher.until("马上说的话。", "插入的话。", "追加的话。")
-    watcher.stop()
+    heard = hear(slow, job_id, "马上说的话。", "插入的话。", "追加的话。")
     assert heard.index("马上说的话。") < heard.index("插入的话。") < heard.index("追加的话。")
     assert heard[heard.index("追加的话。") - 1] == "第三句话慢慢地说。"
 
