@@ -4,6 +4,9 @@
     .venv/bin/python bench/mic_relay.py --quick      # 1 run per count, 4 s each: ~2 min
     .venv/bin/python bench/mic_relay.py --soak       # also 10 minutes at 30 streams, daphne's RSS every 5 s
 
+LiveDeck runs as deployed, DEBUG off (`--debug`: on, as `make run` runs it; Django then keeps a
+query log per connection, which grows daphne by up to ~9 MiB and so blurs the soak).
+
 Each stream is a host holding push-to-talk: a WebSocket client of `ws/rooms/<id>/mic/` (logged
 in, right origin) that waits for the relay's "talking", then sends 640-byte frames (20 ms of
 16 kHz s16 mono) every 20 ms on an absolute schedule, then eof. The first 12 bytes of each frame
@@ -50,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import TreeCPU, World, goal, header, percentile, raise_open_files, ratio
+from bench.common import TreeCPU, World, goal, header, loopback_client, percentile, raise_open_files, ratio
 
 FRAME = 640  # 20 ms of 16 kHz mono s16
 TICK = 0.020
@@ -84,6 +87,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--soak-seconds", type=float, default=600.0)
     parser.add_argument("--quick", action="store_true", help="1 run of 4 s per count, knee at 120 only")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, database)")
+    parser.add_argument(
+        "--debug", action="store_true", help="run LiveDeck with DEBUG on (query log), as `make run` does"
+    )
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)  # internal: the bare receiver
     args = parser.parse_args()
     if args.knee is None:
@@ -212,7 +218,7 @@ def build(world: World, receiver_url: str, rooms: int, sandbox_rooms: int) -> di
 def log_in(web: str, username: str) -> str:
     from tests.integration.helpers import login
 
-    client = login(web, username, PASSWORD)
+    client = login(web, username, PASSWORD, client=loopback_client(web))
     try:
         return str(client.cookies["sessionid"])
     finally:
@@ -495,7 +501,8 @@ def main() -> None:
     budget = 240 + sum(c * 0.5 + 2 * (args.seconds + 4) for c in args.counts) * args.runs
     budget += sum(c * 0.5 + 2 * (args.seconds + 4) for c in args.knee_counts) + 20
     budget += args.soak_seconds * 1.2 if args.soak else 0
-    with World("mic", budget=budget, keep=args.keep, env={"LOG_LEVEL": "WARNING"}) as world:
+    env = {"LOG_LEVEL": "WARNING"}
+    with World("mic", budget=budget, keep=args.keep, env=env, production=not args.debug) as world:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         results = asyncio.run(run(world, args, every))
     report(args, results)
@@ -535,6 +542,7 @@ async def run(world: World, args: argparse.Namespace, every: list[int]) -> dict[
             ("runs", args.runs),
             ("seconds per run", args.seconds),
             ("frame", f"{FRAME} B / {TICK * 1000:.0f} ms"),
+            ("DEBUG", "on (query log)" if args.debug else "off, as deployed"),
         ],
     )
     results: dict[str, Any] = {"functional": await functional_check(ctx)}
