@@ -510,15 +510,7 @@ class LivePlayer:
             "playing_insert": job.current_insert.describe() if job.current_insert else None,
             "insert_queue": [item.describe() for item in job.inserts],
             "played_inserts": [item.describe() for item in job.played],
-            "aired": [
-                {
-                    "subtitle": said.subtitle,
-                    "kind": said.kind,
-                    "command_id": said.command_id,
-                    "at": said.started_at,
-                }
-                for said in job.aired
-            ],
+            "aired": [said.describe() for said in job.aired],
             "outputs": [output.describe() for output in job.outputs],
             "retired_outputs": [output.describe() for output in job.retired_outputs],
             "layers": [shown.describe() for shown in self.active_layers(job, now)],

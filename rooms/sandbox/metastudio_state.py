@@ -287,6 +287,14 @@ class Speaking:
     kind: str  # "paragraph" or "insert"
     command_id: str | None = None
 
+    def describe(self) -> dict[str, Any]:
+        return {
+            "subtitle": self.subtitle,
+            "kind": self.kind,
+            "command_id": self.command_id,
+            "at": self.started_at,
+        }
+
 
 @dataclass(eq=False)
 class Job:
